@@ -1,2 +1,42 @@
-//! `cargo xtask`: project automation.
-fn main() {}
+//! `cargo xtask`: project automation. Each subcommand lives in its own
+//! module with a `run` function.
+
+mod brokers;
+mod cmd;
+mod demo;
+mod test;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "evbus project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Everything CI checks: fmt, clippy, docs, broker installs, every test
+    /// (conformance suites against real brokers), the fuzz target's build and
+    /// the demo.
+    Test(test::Args),
+    /// Installs the brokers the tests need (when missing) and prints where
+    /// they are.
+    Brokers,
+    /// Runs the demo on the in-memory transport (release build).
+    Demo(demo::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Test(args) => test::run(args),
+        Command::Brokers => {
+            let brokers = brokers::ensure()?;
+            println!("nats-server: {}", brokers.nats_server.display());
+            println!("tansu:       {}", brokers.tansu.display());
+            Ok(())
+        }
+        Command::Demo(args) => demo::run(args),
+    }
+}

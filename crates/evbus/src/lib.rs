@@ -1,1 +1,35 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod backend;
+mod bus;
+mod config;
+mod detached;
+mod error;
+mod handler;
+mod report;
+mod subscribe;
+pub mod telemetry;
+
+pub use bus::{EventBus, EventBusBuilder};
+pub use config::{Backend, BusConfig, DeadLetterConfig, PublishConfig, SubscribeConfig};
+pub use error::{BusError, BusErrorKind, Result};
+pub use handler::{DeliveryMeta, HandlerError, HandlerResult, Message};
+pub use report::ErrorCallback;
+pub use subscribe::SubscriptionHandle;
+
+pub use evbus_envelope as envelope;
+pub use evbus_envelope::{CodecKind, Envelope};
+pub use evbus_keyed_pool::{PoolConfig, RetryPolicy};
+pub use evbus_topics as topics;
+pub use evbus_topics::{Strategy, TopicOptions, TopicPolicy};
+pub use evbus_transport as transport;
+pub use evbus_transport::{OutgoingMessage, Position, Receipt};
+
+#[cfg(feature = "nats")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
+pub use evbus_nats as nats;
+
+#[cfg(feature = "kafka")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kafka")))]
+pub use evbus_kafka as kafka;

@@ -1,0 +1,513 @@
+//! The facade: one `EventBus` wiring codec, transport, keyed pool and topics.
+
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicU8, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use bytes::Bytes;
+use evbus_envelope::{Codec, CodecConfig, Envelope, codec};
+use evbus_topics::{Outcome, TopicOptions, TopicRegistry};
+use evbus_transport::{
+    ConnectionState, OutgoingMessage, Receipt, SubscribeOptions, TopicUse, Transport,
+};
+use parking_lot::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    backend,
+    config::BusConfig,
+    detached::Detached,
+    error::{BusError, Result},
+    handler::{DeliveryMeta, HandlerResult, Message, envelope_handler, raw_handler},
+    report::{ErrorCallback, Reporter},
+    subscribe::{Consumer, Job, Pool, Running, SubscriptionHandle, Target},
+    telemetry,
+};
+
+const OPEN: u8 = 0;
+/// Subscribing is refused; publishing still works (handlers publish while
+/// the pool drains).
+const CLOSING: u8 = 1;
+const CLOSED: u8 = 2;
+
+/// Publishes and consumes events; see the crate docs.
+///
+/// Cheap to clone: clones share one bus (handlers keep a clone to publish).
+#[derive(Clone)]
+pub struct EventBus {
+    inner: Arc<BusInner>,
+}
+
+impl std::fmt::Debug for EventBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventBus")
+            .field("service", &self.inner.config.service_name)
+            .field("transport", &self.inner.transport.name())
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct BusInner {
+    pub(crate) config: BusConfig,
+    pub(crate) transport: Arc<dyn Transport>,
+    pub(crate) codec_config: CodecConfig,
+    pub(crate) pool: Pool,
+    codec: Arc<dyn Codec>,
+    reporter: Arc<Reporter>,
+    topics: TopicRegistry,
+    subscriptions: Mutex<Vec<Arc<Running>>>,
+    next_subscription: AtomicU64,
+    state: AtomicU8,
+    detached: Detached,
+}
+
+impl BusInner {
+    pub(crate) fn report(&self, error: BusError) {
+        self.reporter.report(error);
+    }
+
+    /// The dead-letter topic of `topic`, when dead-lettering is on.
+    pub(crate) fn dead_letter_topic(&self, topic: &str) -> Option<String> {
+        self.config
+            .dead_letter
+            .suffix
+            .as_ref()
+            .map(|suffix| format!("{topic}{suffix}"))
+    }
+}
+
+/// Builds an [`EventBus`] from a [`BusConfig`], optionally with a transport
+/// made elsewhere (several buses sharing one in-memory broker, a custom
+/// transport) and an error callback.
+#[must_use]
+pub struct EventBusBuilder {
+    config: BusConfig,
+    transport: Option<Arc<dyn Transport>>,
+    on_error: Option<ErrorCallback>,
+}
+
+impl EventBusBuilder {
+    /// Replaces the configuration.
+    pub fn config(mut self, config: BusConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets the service name (the default consumer group).
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.config.service_name = name.into();
+        self
+    }
+
+    /// Uses this transport instead of connecting the configured backend.
+    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// Calls `callback` for every error no caller is waiting for: failed
+    /// detached publishes, failed dead-letter publishes, failed settlements,
+    /// fetch errors. Each is also logged and counted (metric
+    /// `evbus_errors_total`).
+    pub fn on_error(mut self, callback: impl Fn(&BusError) + Send + Sync + 'static) -> Self {
+        self.on_error = Some(Arc::new(callback));
+        self
+    }
+
+    /// Connects the transport and starts the bus. Must run inside a tokio
+    /// runtime.
+    pub async fn build(self) -> Result<EventBus> {
+        let config = self.config;
+        let transport = match self.transport {
+            Some(transport) => transport,
+            None => backend::connect(&config).await?,
+        };
+        let mut codec_config = CodecConfig::default();
+        codec_config.max_encoded_size = config.max_envelope_bytes;
+        codec_config.source = config.service_name.clone();
+        let codec = codec(config.codec, &codec_config);
+
+        let mut pool_config = config.pool.clone();
+        if pool_config.keepalive_interval.is_none() {
+            pool_config.keepalive_interval = Some(Duration::from_secs(5));
+        }
+        let pool = Pool::builder(pool_config)
+            .retry_if(|error: &crate::HandlerError| !error.is_permanent())
+            .on_wait(|job: &Arc<Job>| job.keep_alive())
+            .build(|job: Arc<Job>| job.run())
+            .map_err(|error| BusError::config(format!("pool: {error}")))?;
+
+        let reporter = Arc::new(Reporter::new(self.on_error));
+        let detached = Detached::start(
+            transport.clone(),
+            reporter.clone(),
+            config.publish.queue_capacity,
+            config.publish.batch_max,
+        );
+        Ok(EventBus {
+            inner: Arc::new(BusInner {
+                config,
+                transport,
+                codec_config,
+                pool,
+                codec,
+                reporter,
+                topics: TopicRegistry::new(),
+                subscriptions: Mutex::new(Vec::new()),
+                next_subscription: AtomicU64::new(0),
+                state: AtomicU8::new(OPEN),
+                detached,
+            }),
+        })
+    }
+}
+
+impl EventBus {
+    /// A builder with the default configuration (in-memory backend).
+    pub fn builder() -> EventBusBuilder {
+        EventBusBuilder {
+            config: BusConfig::default(),
+            transport: None,
+            on_error: None,
+        }
+    }
+
+    /// Connects the configured backend and starts the bus.
+    pub async fn from_config(config: BusConfig) -> Result<Self> {
+        Self::builder().config(config).build().await
+    }
+
+    /// The configuration the bus runs with.
+    pub fn config(&self) -> &BusConfig {
+        &self.inner.config
+    }
+
+    /// The transport, for what the bus does not wrap.
+    pub fn transport(&self) -> &Arc<dyn Transport> {
+        &self.inner.transport
+    }
+
+    /// The state of the broker connection.
+    pub fn connection_state(&self) -> ConnectionState {
+        self.inner.transport.connection_state()
+    }
+
+    fn ensure(&self, at_most: u8) -> Result<()> {
+        if self.inner.state.load(Ordering::Acquire) > at_most {
+            return Err(BusError::closed());
+        }
+        Ok(())
+    }
+
+    // ----- topics -----------------------------------------------------------
+
+    /// Configures topics on the broker at start-up with the bus's topic
+    /// policy ([`BusConfig::topics`]), and their dead-letter topics with the
+    /// same options. Returns what was done for each. After this, publishing
+    /// and subscribing never ask the broker about topics again.
+    pub async fn configure_topics<I, S>(&self, topics: I) -> Result<Vec<(String, Outcome)>>
+    where
+        I: IntoIterator<Item = (S, TopicOptions)>,
+        S: Into<String>,
+    {
+        self.ensure(OPEN)?;
+        let admin = self.inner.transport.topic_admin();
+        let policy = &self.inner.config.topics;
+        let mut outcomes = Vec::new();
+        for (topic, options) in topics {
+            let topic = topic.into();
+            let dead_letter = self.inner.dead_letter_topic(&topic);
+            for name in std::iter::once(topic).chain(dead_letter) {
+                self.inner
+                    .transport
+                    .validate_topic(&name, TopicUse::Publish)?;
+                let outcome =
+                    evbus_topics::configure(admin.as_ref(), &name, &options, policy).await?;
+                self.inner.transport.register_topic(&name, &options);
+                self.inner.topics.set(&name, options.clone());
+                outcomes.push((name, outcome));
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// The options a topic was configured with on this bus.
+    pub fn topic_config(&self, topic: &str) -> Option<TopicOptions> {
+        self.inner.topics.get(topic)
+    }
+
+    /// Every topic configured on this bus, with its options.
+    pub fn topic_configs(&self) -> Vec<(String, TopicOptions)> {
+        self.inner.topics.list()
+    }
+
+    /// Forgets the local configuration of a topic. The topic on the broker
+    /// is never deleted.
+    pub fn remove_topic_config(&self, topic: &str) -> Option<TopicOptions> {
+        self.inner.topics.remove(topic)
+    }
+
+    // ----- publishing -------------------------------------------------------
+
+    /// Publishes raw bytes with no key (no ordering) and waits for the
+    /// broker's receipt.
+    pub async fn publish(&self, topic: &str, payload: impl Into<Bytes>) -> Result<Receipt> {
+        self.publish_message(topic, OutgoingMessage::new(payload))
+            .await
+    }
+
+    /// Publishes a message with its key and headers and waits for the
+    /// broker's receipt.
+    pub async fn publish_message(&self, topic: &str, message: OutgoingMessage) -> Result<Receipt> {
+        self.ensure(CLOSING)?;
+        self.inner
+            .transport
+            .validate_topic(topic, TopicUse::Publish)?;
+        let result = self.inner.transport.publish(topic, message).await;
+        telemetry::published("awaited", result.is_ok().into(), result.is_err().into());
+        Ok(result?)
+    }
+
+    /// Encodes an envelope with the configured codec and publishes it with
+    /// key = aggregate id, the Go SDK's `X-*` headers and the event id as
+    /// dedup id; waits for the broker's receipt.
+    ///
+    /// Envelopes of one aggregate are stored in call order when each publish
+    /// is awaited before the next starts (or they go in one
+    /// [`publish_batch`](Self::publish_batch)).
+    pub async fn publish_envelope(&self, topic: &str, envelope: &Envelope) -> Result<Receipt> {
+        let message = self.encode(envelope)?;
+        self.publish_message(topic, message).await
+    }
+
+    /// Publishes envelopes in one batch and waits for every outcome: one
+    /// result per envelope, in input order. Envelopes of one aggregate are
+    /// stored in batch order. An envelope that fails to encode fails alone.
+    pub async fn publish_batch(
+        &self,
+        topic: &str,
+        envelopes: &[Envelope],
+    ) -> Result<Vec<Result<Receipt>>> {
+        self.ensure(CLOSING)?;
+        self.inner
+            .transport
+            .validate_topic(topic, TopicUse::Publish)?;
+        let mut results: Vec<Option<Result<Receipt>>> = Vec::with_capacity(envelopes.len());
+        let mut messages = Vec::with_capacity(envelopes.len());
+        for envelope in envelopes {
+            match self.encode(envelope) {
+                Ok(message) => {
+                    messages.push(message);
+                    results.push(None);
+                }
+                Err(error) => results.push(Some(Err(error))),
+            }
+        }
+        let mut sent = self
+            .inner
+            .transport
+            .publish_batch(topic, messages)
+            .await
+            .into_iter();
+        let results: Vec<Result<Receipt>> = results
+            .into_iter()
+            .map(|slot| match slot {
+                Some(failed) => failed,
+                None => sent
+                    .next()
+                    .unwrap_or_else(|| {
+                        Err(evbus_transport::TransportError::new(
+                            evbus_transport::ErrorKind::Other,
+                            self.inner.transport.name(),
+                            "the transport returned fewer batch results than messages",
+                        ))
+                    })
+                    .map_err(BusError::from),
+            })
+            .collect();
+        let failed = results.iter().filter(|r| r.is_err()).count() as u64;
+        telemetry::published("awaited", results.len() as u64 - failed, failed);
+        Ok(results)
+    }
+
+    /// Fire-and-forget: encodes and validates now (those errors are
+    /// returned), queues the envelope and returns; a full queue makes it
+    /// wait. Queued envelopes are sent in queue order, in batches; a send
+    /// that fails reaches the error callback and the metric
+    /// `evbus_publish_failures_total{mode="detached"}`, never nowhere.
+    pub async fn publish_detached(&self, topic: &str, envelope: &Envelope) -> Result<()> {
+        self.ensure(CLOSING)?;
+        self.inner
+            .transport
+            .validate_topic(topic, TopicUse::Publish)?;
+        let message = self.encode(envelope)?;
+        self.inner.detached.send(topic, message).await
+    }
+
+    /// Waits until every detached publish queued before the call was sent
+    /// and every publish the transport has outstanding was resolved.
+    pub async fn flush(&self) -> Result<()> {
+        self.inner.detached.flush().await;
+        Ok(self.inner.transport.flush().await?)
+    }
+
+    fn encode(&self, envelope: &Envelope) -> Result<OutgoingMessage> {
+        let encoded = self.inner.codec.encode(envelope)?;
+        Ok(OutgoingMessage {
+            key: Some(encoded.key),
+            headers: encoded.headers,
+            payload: encoded.body,
+            dedup_id: Some(envelope.event_id().to_owned()),
+        })
+    }
+
+    // ----- subscribing ------------------------------------------------------
+
+    /// Subscribes `handler` to raw messages of `topic` in the default group
+    /// (see [`subscribe_with`](Self::subscribe_with)).
+    pub async fn subscribe<F, Fut>(&self, topic: &str, handler: F) -> Result<SubscriptionHandle>
+    where
+        F: Fn(Message) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        let group = self.default_group();
+        self.subscribe_with(topic, &group, handler).await
+    }
+
+    /// Subscribes `handler` to raw messages of `topic` as a member of
+    /// `group`. Messages are keyed by their aggregate id (header
+    /// `X-Aggregate-ID` and friends, else the record key): one aggregate is
+    /// handled in order, different aggregates in parallel; messages with no
+    /// aggregate id run unordered.
+    pub async fn subscribe_with<F, Fut>(
+        &self,
+        topic: &str,
+        group: &str,
+        handler: F,
+    ) -> Result<SubscriptionHandle>
+    where
+        F: Fn(Message) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        self.start(topic, group, Target::Raw(raw_handler(handler)))
+            .await
+    }
+
+    /// Subscribes `handler` to decoded envelopes of `topic` in the default
+    /// group (see [`subscribe_envelope_with`](Self::subscribe_envelope_with)).
+    pub async fn subscribe_envelope<F, Fut>(
+        &self,
+        topic: &str,
+        handler: F,
+    ) -> Result<SubscriptionHandle>
+    where
+        F: Fn(Envelope, DeliveryMeta) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        let group = self.default_group();
+        self.subscribe_envelope_with(topic, &group, handler).await
+    }
+
+    /// Subscribes `handler` to decoded envelopes of `topic` as a member of
+    /// `group`. Each message's codec is detected, so protobuf and Go-JSON
+    /// envelopes may share a topic. Envelopes of one aggregate are handled
+    /// in order, different aggregates in parallel. Bytes that do not decode
+    /// are dead-lettered without reaching the handler.
+    pub async fn subscribe_envelope_with<F, Fut>(
+        &self,
+        topic: &str,
+        group: &str,
+        handler: F,
+    ) -> Result<SubscriptionHandle>
+    where
+        F: Fn(Envelope, DeliveryMeta) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        self.start(topic, group, Target::Envelope(envelope_handler(handler)))
+            .await
+    }
+
+    fn default_group(&self) -> String {
+        let config = &self.inner.config;
+        config
+            .subscribe
+            .group
+            .clone()
+            .unwrap_or_else(|| config.service_name.clone())
+    }
+
+    async fn start(&self, topic: &str, group: &str, target: Target) -> Result<SubscriptionHandle> {
+        self.ensure(OPEN)?;
+        let transport = &self.inner.transport;
+        transport.validate_topic(topic, TopicUse::Subscribe)?;
+        let subscription = transport
+            .subscribe(topic, group, SubscribeOptions::default())
+            .await?;
+        let stop = CancellationToken::new();
+        let running = Arc::new(Running::new(topic.into(), group.into(), stop.clone()));
+        let consumer = Consumer {
+            bus: self.inner.clone(),
+            id: self.inner.next_subscription.fetch_add(1, Ordering::Relaxed),
+            topic: topic.into(),
+            group: group.into(),
+            target,
+            stop,
+        };
+        running.set_task(tokio::spawn(consumer.run(subscription)));
+        self.inner.subscriptions.lock().push(running.clone());
+        // A close that began meanwhile did not see this subscription.
+        if self.inner.state.load(Ordering::Acquire) != OPEN {
+            running.stop();
+            running.join().await;
+            return Err(BusError::closed());
+        }
+        Ok(SubscriptionHandle::new(running))
+    }
+
+    // ----- closing ------------------------------------------------------------
+
+    /// Closes the bus, in this order: stop taking from brokers; drain the
+    /// pool (queued and running handlers finish, up to
+    /// [`BusConfig::close_timeout`]; publishing still works meanwhile,
+    /// because handlers publish); ack or commit what finished, dead-letter
+    /// what failed, nack what was given up at the deadline (with every later
+    /// queued message of its aggregate); close the subscriptions; flush
+    /// detached and outstanding publishes; close the connection. Afterwards
+    /// every call returns [`Closed`](crate::BusErrorKind::Closed), and no
+    /// task of the bus is left running. Closing again does nothing.
+    pub async fn close(&self) -> Result<()> {
+        let inner = &self.inner;
+        if inner
+            .state
+            .compare_exchange(OPEN, CLOSING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Ok(());
+        }
+        let subscriptions = std::mem::take(&mut *inner.subscriptions.lock());
+        for subscription in &subscriptions {
+            subscription.stop();
+        }
+        let report = inner.pool.close(Some(inner.config.close_timeout)).await;
+        if report.abandoned > 0 {
+            tracing::warn!(
+                abandoned = report.abandoned,
+                "close deadline reached: unfinished messages will be redelivered"
+            );
+        }
+        for subscription in &subscriptions {
+            subscription.join().await;
+        }
+        inner.detached.close().await;
+        inner.state.store(CLOSED, Ordering::Release);
+        let flushed = inner.transport.flush().await;
+        let closed = inner.transport.close().await;
+        flushed?;
+        Ok(closed?)
+    }
+}

@@ -1,0 +1,186 @@
+//! The bus configuration: one serde struct with a documented default for
+//! every field, so a TOML/JSON/YAML file or a builder produce the same bus.
+
+use std::time::Duration;
+
+use evbus_envelope::CodecKind;
+use evbus_keyed_pool::PoolConfig;
+use evbus_topics::TopicPolicy;
+use evbus_transport::memory::MemoryConfig;
+use serde::{Deserialize, Serialize};
+
+/// Which broker the bus talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Backend {
+    /// The embedded in-memory transport (default): no broker needed.
+    #[default]
+    Memory,
+    /// NATS (JetStream for persistent topics); needs the `nats` feature.
+    Nats,
+    /// Kafka; needs the `kafka` feature.
+    Kafka,
+}
+
+/// Everything an [`EventBus`](crate::EventBus) is built from.
+///
+/// ```
+/// let config: evbus::BusConfig = serde_json::from_str(r#"{
+///     "service_name": "billing",
+///     "backend": "memory",
+///     "pool": { "workers": 64, "retry": { "max_attempts": 3 } },
+///     "dead_letter": { "suffix": ".dlq" }
+/// }"#).unwrap();
+/// assert_eq!(config.pool.workers, 64);
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct BusConfig {
+    /// The publishing service's name: the default consumer group and the
+    /// CloudEvents `source`. Default: `"evbus"`.
+    pub service_name: String,
+    /// The broker. Default: [`Backend::Memory`].
+    pub backend: Backend,
+    /// The in-memory transport's settings, used when `backend = "memory"`.
+    pub memory: MemoryConfig,
+    /// The NATS settings, used when `backend = "nats"`.
+    #[cfg(feature = "nats")]
+    pub nats: evbus_nats::NatsConfig,
+    /// The Kafka settings, used when `backend = "kafka"`.
+    #[cfg(feature = "kafka")]
+    pub kafka: evbus_kafka::KafkaConfig,
+    /// The codec envelopes are published with. Decoding detects the codec of
+    /// each message, so a topic may carry several. Default: protobuf.
+    pub codec: CodecKind,
+    /// The largest encoded envelope accepted. Default: 1,000,000 bytes (the
+    /// Kafka default `message.max.bytes`).
+    pub max_envelope_bytes: usize,
+    /// The keyed pool every subscription's handlers run in, with the retry
+    /// policy and handler timeout (`pool.retry`, `pool.handler_timeout`):
+    /// a failed handler is retried in place, later messages of its aggregate
+    /// waiting, before the message is dead-lettered. Defaults (the pool's
+    /// own, one source of truth): 256 workers, capacity 10,000, enqueue
+    /// timeout 500 ms, no retries, no handler timeout. One exception:
+    /// `pool.keepalive_interval` (how often held messages' broker leases are
+    /// extended, e.g. JetStream in-progress acks, while they wait or run)
+    /// is 5 s when not set, since a bus needs it for every broker lease.
+    pub pool: PoolConfig,
+    /// Where messages that cannot be handled go.
+    pub dead_letter: DeadLetterConfig,
+    /// Subscription defaults.
+    pub subscribe: SubscribeConfig,
+    /// Fire-and-forget publishing.
+    pub publish: PublishConfig,
+    /// What [`EventBus::configure_topics`](crate::EventBus::configure_topics)
+    /// does with topics on the broker. Default: create-only (missing topics
+    /// are created, existing ones never altered), warn on mismatch, no
+    /// destructive changes.
+    pub topics: TopicPolicy,
+    /// How long [`EventBus::close`](crate::EventBus::close) waits for queued
+    /// and running handlers before giving up on the rest (they are nacked
+    /// and redelivered). Default: 30 s.
+    #[serde(with = "humantime_serde")]
+    pub close_timeout: Duration,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self {
+            service_name: "evbus".into(),
+            backend: Backend::default(),
+            memory: MemoryConfig::default(),
+            #[cfg(feature = "nats")]
+            nats: Default::default(),
+            #[cfg(feature = "kafka")]
+            kafka: Default::default(),
+            codec: CodecKind::default(),
+            max_envelope_bytes: 1_000_000,
+            pool: PoolConfig::default(),
+            dead_letter: DeadLetterConfig::default(),
+            subscribe: SubscribeConfig::default(),
+            publish: PublishConfig::default(),
+            topics: TopicPolicy::default(),
+            close_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Where messages go that the bus gives up on: handler retries exhausted,
+/// undecodable bytes, or delivered more than `max_deliveries` times.
+///
+/// A message is acknowledged only after its dead-letter copy was published;
+/// if that publish fails, the message is nacked and redelivered instead.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct DeadLetterConfig {
+    /// The dead-letter topic of topic `t` is `t` followed by this suffix.
+    /// [`EventBus::configure_topics`](crate::EventBus::configure_topics)
+    /// configures it along with `t`. `None`: no dead-lettering; messages
+    /// given up on are nacked and redelivered after
+    /// [`redelivery_delay`](Self::redelivery_delay). Default: `".dlq"`.
+    pub suffix: Option<String>,
+    /// A broker delivery count above this dead-letters the message without
+    /// running the handler again (it keeps crashing the process). Default:
+    /// 10.
+    pub max_deliveries: u32,
+    /// The delay of a nack when a message cannot be dead-lettered. Default:
+    /// 1 s.
+    #[serde(with = "humantime_serde")]
+    pub redelivery_delay: Duration,
+}
+
+impl Default for DeadLetterConfig {
+    fn default() -> Self {
+        Self {
+            suffix: Some(".dlq".into()),
+            max_deliveries: 10,
+            redelivery_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Subscription defaults.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct SubscribeConfig {
+    /// The consumer group of subscriptions that name none. Default: the
+    /// service name.
+    pub group: Option<String>,
+    /// The most messages taken from the broker at once; never more than the
+    /// pool has room for. Default: 500.
+    pub fetch_max: usize,
+}
+
+impl Default for SubscribeConfig {
+    fn default() -> Self {
+        Self {
+            group: None,
+            fetch_max: 500,
+        }
+    }
+}
+
+/// Fire-and-forget publishing ([`EventBus::publish_detached`](crate::EventBus::publish_detached)).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct PublishConfig {
+    /// Messages queued for sending at most; a full queue makes
+    /// `publish_detached` wait. Default: 10,000.
+    pub queue_capacity: usize,
+    /// The most queued messages sent as one batch. Default: 500.
+    pub batch_max: usize,
+}
+
+impl Default for PublishConfig {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 10_000,
+            batch_max: 500,
+        }
+    }
+}

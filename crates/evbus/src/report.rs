@@ -1,0 +1,37 @@
+//! Where errors go that no caller is waiting for: the log, a metric, and the
+//! user's error callback.
+
+use std::sync::Arc;
+
+use crate::{
+    error::{BusError, BusErrorKind},
+    telemetry,
+};
+
+/// The user's error callback.
+pub type ErrorCallback = Arc<dyn Fn(&BusError) + Send + Sync>;
+
+/// Reports background errors (detached publishes, settlements, fetches).
+pub(crate) struct Reporter {
+    callback: Option<ErrorCallback>,
+}
+
+impl Reporter {
+    pub(crate) fn new(callback: Option<ErrorCallback>) -> Self {
+        Self { callback }
+    }
+
+    pub(crate) fn report(&self, error: BusError) {
+        tracing::error!(error = %error, kind = %error.kind(), "evbus background error");
+        telemetry::error(match error.kind() {
+            BusErrorKind::Transport(_) => "transport",
+            BusErrorKind::Envelope => "envelope",
+            BusErrorKind::Topic => "topic",
+            BusErrorKind::Config => "config",
+            BusErrorKind::Closed => "closed",
+        });
+        if let Some(callback) = &self.callback {
+            callback(&error);
+        }
+    }
+}

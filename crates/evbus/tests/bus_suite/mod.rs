@@ -1,0 +1,462 @@
+//! The bus-level conformance suite: what the facade promises on top of any
+//! transport (ordering through the pool, retries in place, dead-lettering,
+//! backpressure, close). One suite, run once per enabled backend by
+//! `bus_memory.rs`, `bus_nats.rs` and `bus_kafka.rs`.
+
+mod support;
+
+use std::{
+    collections::HashMap,
+    process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicU32, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use anyhow::{Context, bail, ensure};
+use evbus::{
+    BusConfig, Envelope, EventBus, HandlerError, OutgoingMessage, RetryPolicy, TopicOptions,
+    transport::{dead_letter, header},
+};
+use libtest_mimic::{Arguments, Failed, Trial};
+use tokio::sync::Notify;
+
+pub use support::{BusFactory, Configure};
+use support::{Recorder, envelope, unique};
+
+/// Each scenario's time limit.
+const SCENARIO_TIMEOUT: Duration = Duration::from_secs(60);
+
+type Scenario =
+    fn(
+        Arc<dyn BusFactory>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>;
+
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        [$((stringify!($name), (|f| Box::pin($name(f))) as Scenario)),*]
+    };
+}
+
+/// Runs every scenario as a named test against `factory`'s backend.
+pub fn run(factory: impl BusFactory) -> ExitCode {
+    let args = Arguments::from_args();
+    let factory: Arc<dyn BusFactory> = Arc::new(factory);
+    let trials = scenarios![
+        ordering_through_pool,
+        retry_in_place_holds_back_the_aggregate,
+        dead_letter_after_exhausted_retries,
+        dead_letter_undecodable_bytes,
+        panicking_handler_is_isolated,
+        backpressure_without_loss,
+        close_drains,
+        detached_publish_failure_reaches_callback,
+    ]
+    .into_iter()
+    .map(|(name, scenario)| {
+        let factory = factory.clone();
+        Trial::test(format!("{}::{name}", factory.name()), move || {
+            run_one(factory, scenario)
+        })
+    })
+    .collect();
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+fn run_one(factory: Arc<dyn BusFactory>, scenario: Scenario) -> Result<(), Failed> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failed::from(format!("runtime: {e}")))?;
+    runtime.block_on(async move {
+        match tokio::time::timeout(SCENARIO_TIMEOUT, scenario(factory)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(Failed::from(format!("{error:#}"))),
+            Err(_) => Err(Failed::from(format!(
+                "did not finish within {SCENARIO_TIMEOUT:?}"
+            ))),
+        }
+    })
+}
+
+/// A bus with a fresh topic (and its dead-letter topic) configured.
+async fn bus_with_topic(
+    factory: &Arc<dyn BusFactory>,
+    configure: impl Fn(&mut BusConfig) + Send + Sync + 'static,
+) -> anyhow::Result<(EventBus, String)> {
+    let bus = factory.bus(Box::new(configure)).await?;
+    let topic = unique("bus");
+    bus.configure_topics([(topic.clone(), TopicOptions::default())])
+        .await?;
+    Ok((bus, topic))
+}
+
+fn fast_retries(attempts: u32) -> impl Fn(&mut BusConfig) + Send + Sync + 'static {
+    move |config: &mut BusConfig| {
+        config.pool.retry = RetryPolicy::attempts(attempts)
+            .with_backoff(Duration::from_millis(5), Duration::from_millis(20));
+    }
+}
+
+/// Many aggregates, handlers of random short duration: every aggregate's
+/// versions are handled 1, 2, 3, ... with none missing.
+async fn ordering_through_pool(factory: Arc<dyn BusFactory>) -> anyhow::Result<()> {
+    let (bus, topic) = bus_with_topic(&factory, |_| {}).await?;
+    let recorder = Recorder::default();
+    let r = recorder.clone();
+    bus.subscribe_envelope(&topic, move |event: Envelope, _| {
+        let r = r.clone();
+        async move {
+            // Vary handler time so that aggregates overtake each other.
+            let pause = (event.event_version() as u64 * 7 + event.aggregate_id().len() as u64) % 3;
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+            r.record(event.aggregate_id(), event.event_version());
+            Ok(())
+        }
+    })
+    .await?;
+    let (aggregates, versions) = (20, 50);
+    publish_rounds(&bus, &topic, aggregates, versions).await?;
+    recorder.wait_for(aggregates * versions as usize).await?;
+    recorder.assert_in_order(aggregates, versions)?;
+    bus.close().await?;
+    Ok(())
+}
+
+async fn publish_rounds(
+    bus: &EventBus,
+    topic: &str,
+    aggregates: usize,
+    versions: i64,
+) -> anyhow::Result<()> {
+    for version in 1..=versions {
+        let batch: Vec<Envelope> = (0..aggregates)
+            .map(|a| envelope(&format!("agg-{a}"), version))
+            .collect();
+        for result in bus.publish_batch(topic, &batch).await? {
+            result?;
+        }
+    }
+    Ok(())
+}
+
+/// A handler fails twice on A v1, then succeeds: v1 is retried in place, A's
+/// later events wait for it, and aggregate B is not held back (A's second
+/// attempt waits until all of B is handled: with head-of-line blocking this
+/// would never finish).
+async fn retry_in_place_holds_back_the_aggregate(
+    factory: Arc<dyn BusFactory>,
+) -> anyhow::Result<()> {
+    let (bus, topic) = bus_with_topic(&factory, fast_retries(3)).await?;
+    let timeline = Arc::new(parking_lot::Mutex::new(Vec::<(String, i64, u32)>::new()));
+    let attempts_of_a1 = Arc::new(AtomicU32::new(0));
+    let b_done = Arc::new(Notify::new());
+    let b_count = Arc::new(AtomicUsize::new(0));
+    let b_total = 20;
+    let changed = Arc::new(Notify::new());
+    {
+        let (timeline, attempts_of_a1, b_done, b_count, changed) = (
+            timeline.clone(),
+            attempts_of_a1.clone(),
+            b_done.clone(),
+            b_count.clone(),
+            changed.clone(),
+        );
+        bus.subscribe_envelope(&topic, move |event: Envelope, _| {
+            let (timeline, attempts_of_a1, b_done, b_count, changed) = (
+                timeline.clone(),
+                attempts_of_a1.clone(),
+                b_done.clone(),
+                b_count.clone(),
+                changed.clone(),
+            );
+            async move {
+                // Wakes the test's waiter whatever this attempt does.
+                struct Wake(Arc<Notify>);
+                impl Drop for Wake {
+                    fn drop(&mut self) {
+                        self.0.notify_waiters();
+                    }
+                }
+                let _wake = Wake(changed);
+                let aggregate = event.aggregate_id().to_owned();
+                let version = event.event_version();
+                if aggregate == "A" && version == 1 {
+                    let attempt = attempts_of_a1.fetch_add(1, Ordering::SeqCst) + 1;
+                    timeline.lock().push((aggregate, version, attempt));
+                    if attempt == 2 {
+                        let all_b = b_done.notified();
+                        if b_count.load(Ordering::SeqCst) < b_total {
+                            all_b.await;
+                        }
+                    }
+                    if attempt < 3 {
+                        return Err(HandlerError::msg(format!("transient failure #{attempt}")));
+                    }
+                    return Ok(());
+                }
+                timeline.lock().push((aggregate.clone(), version, 1));
+                if aggregate == "B" && b_count.fetch_add(1, Ordering::SeqCst) + 1 == b_total {
+                    b_done.notify_waiters();
+                }
+                Ok(())
+            }
+        })
+        .await?;
+    }
+    let mut events = vec![envelope("A", 1), envelope("A", 2), envelope("A", 3)];
+    events.extend((1..=b_total as i64).map(|v| envelope("B", v)));
+    for result in bus.publish_batch(&topic, &events).await? {
+        result?;
+    }
+    support::wait_on(&changed, "A v3 and all of B handled", || {
+        let t = timeline.lock();
+        t.iter().any(|(a, v, _)| a == "A" && *v == 3) && b_count.load(Ordering::SeqCst) == b_total
+    })
+    .await?;
+    let a: Vec<(i64, u32)> = timeline
+        .lock()
+        .iter()
+        .filter(|(a, _, _)| a == "A")
+        .map(|(_, v, attempt)| (*v, *attempt))
+        .collect();
+    ensure!(
+        a == vec![(1, 1), (1, 2), (1, 3), (2, 1), (3, 1)],
+        "A must be retried in place with later events held back, got {a:?}"
+    );
+    bus.close().await?;
+    Ok(())
+}
+
+/// A handler that always fails on one event: after the allowed attempts the
+/// event is on the dead-letter topic with the documented headers and its
+/// original bytes, later events of its aggregate and other aggregates are
+/// handled, and the subscription keeps running.
+async fn dead_letter_after_exhausted_retries(factory: Arc<dyn BusFactory>) -> anyhow::Result<()> {
+    let (bus, topic) = bus_with_topic(&factory, fast_retries(2)).await?;
+    let dead = support::dead_letters(&bus, &topic).await?;
+    let recorder = Recorder::default();
+    let r = recorder.clone();
+    bus.subscribe_envelope(&topic, move |event: Envelope, _| {
+        let r = r.clone();
+        async move {
+            if event.aggregate_id() == "poison" && event.event_version() == 1 {
+                return Err(HandlerError::msg("cannot handle poison v1"));
+            }
+            r.record(event.aggregate_id(), event.event_version());
+            Ok(())
+        }
+    })
+    .await?;
+    let poison = envelope("poison", 1);
+    bus.publish_envelope(&topic, &poison).await?;
+    bus.publish_envelope(&topic, &envelope("poison", 2)).await?;
+    let letters = dead.wait_for(1).await?;
+    let letter = &letters[0];
+    let info = dead_letter::DeadLetter::from_headers(&letter.headers)
+        .context("the dead letter carries every documented header")?;
+    ensure!(info.original_topic == topic, "original topic: {info:?}");
+    ensure!(info.group == bus.config().service_name, "group: {info:?}");
+    ensure!(
+        info.reason == dead_letter::Reason::HandlerFailed,
+        "reason: {info:?}"
+    );
+    ensure!(info.attempts == 2, "attempts: {info:?}");
+    ensure!(
+        info.error.contains("cannot handle poison v1"),
+        "error: {info:?}"
+    );
+    ensure!(
+        header(&letter.headers, "X-Event-ID") == Some(poison.event_id()),
+        "the original headers travel with the dead letter"
+    );
+    let decoded =
+        evbus::envelope::decode_any(&letter.headers, letter.payload.clone(), &Default::default())?;
+    ensure!(
+        decoded == poison,
+        "the dead letter carries the original bytes"
+    );
+    // The subscription is still running: later events are handled.
+    bus.publish_envelope(&topic, &envelope("healthy", 1))
+        .await?;
+    recorder.wait_for(2).await?;
+    ensure!(
+        recorder.versions("poison") == vec![2],
+        "poison v2 handled after v1 was dead-lettered"
+    );
+    ensure!(recorder.versions("healthy") == vec![1]);
+    bus.close().await?;
+    Ok(())
+}
+
+/// Bytes that are no envelope go to the dead-letter topic without reaching
+/// the handler; the subscription goes on.
+async fn dead_letter_undecodable_bytes(factory: Arc<dyn BusFactory>) -> anyhow::Result<()> {
+    let (bus, topic) = bus_with_topic(&factory, |_| {}).await?;
+    let dead = support::dead_letters(&bus, &topic).await?;
+    let recorder = Recorder::default();
+    let r = recorder.clone();
+    bus.subscribe_envelope(&topic, move |event: Envelope, _| {
+        let r = r.clone();
+        async move {
+            r.record(event.aggregate_id(), event.event_version());
+            Ok(())
+        }
+    })
+    .await?;
+    let garbage = OutgoingMessage::new(&b"\xff\x00 not an envelope"[..]).with_key("junk");
+    bus.publish_message(&topic, garbage).await?;
+    bus.publish_envelope(&topic, &envelope("fine", 1)).await?;
+    let letters = dead.wait_for(1).await?;
+    let info = dead_letter::DeadLetter::from_headers(&letters[0].headers)
+        .context("dead-letter headers")?;
+    ensure!(info.reason == dead_letter::Reason::Undecodable, "{info:?}");
+    ensure!(info.attempts == 0, "the handler never ran: {info:?}");
+    ensure!(&letters[0].payload[..] == b"\xff\x00 not an envelope");
+    recorder.wait_for(1).await?;
+    bus.close().await?;
+    Ok(())
+}
+
+/// A handler that panics fails only its event (dead-lettered); the bus and
+/// the other aggregates keep going.
+async fn panicking_handler_is_isolated(factory: Arc<dyn BusFactory>) -> anyhow::Result<()> {
+    let (bus, topic) = bus_with_topic(&factory, |_| {}).await?;
+    let dead = support::dead_letters(&bus, &topic).await?;
+    let recorder = Recorder::default();
+    let r = recorder.clone();
+    bus.subscribe_envelope(&topic, move |event: Envelope, _| {
+        let r = r.clone();
+        async move {
+            if event.aggregate_id() == "crash" {
+                panic!("handler bug on {}", event.aggregate_id());
+            }
+            r.record(event.aggregate_id(), event.event_version());
+            Ok(())
+        }
+    })
+    .await?;
+    bus.publish_envelope(&topic, &envelope("crash", 1)).await?;
+    publish_rounds(&bus, &topic, 5, 4).await?;
+    recorder.wait_for(20).await?;
+    recorder.assert_in_order(5, 4)?;
+    let letters = dead.wait_for(1).await?;
+    let info = dead_letter::DeadLetter::from_headers(&letters[0].headers).context("headers")?;
+    ensure!(info.error.contains("panicked"), "{info:?}");
+    bus.close().await?;
+    Ok(())
+}
+
+/// A pool far smaller than the backlog: the fetch loop waits for room, and
+/// nothing is lost, reordered or dead-lettered.
+async fn backpressure_without_loss(factory: Arc<dyn BusFactory>) -> anyhow::Result<()> {
+    let (bus, topic) = bus_with_topic(&factory, |config| {
+        config.pool.capacity = 8;
+        config.pool.workers = 4;
+        config.pool.enqueue_timeout = Duration::from_millis(20);
+    })
+    .await?;
+    let dead = support::dead_letters(&bus, &topic).await?;
+    let (aggregates, versions) = (25, 20);
+    publish_rounds(&bus, &topic, aggregates, versions).await?;
+    let recorder = Recorder::default();
+    let r = recorder.clone();
+    bus.subscribe_envelope(&topic, move |event: Envelope, _| {
+        let r = r.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            r.record(event.aggregate_id(), event.event_version());
+            Ok(())
+        }
+    })
+    .await?;
+    recorder.wait_for(aggregates * versions as usize).await?;
+    recorder.assert_in_order(aggregates, versions)?;
+    ensure!(dead.count() == 0, "a full pool must never dead-letter");
+    bus.close().await?;
+    Ok(())
+}
+
+/// `close` waits for running and queued handlers, and what the bus did not
+/// handle is delivered to the group's next member: nothing lost.
+async fn close_drains(factory: Arc<dyn BusFactory>) -> anyhow::Result<()> {
+    let (bus, topic) = bus_with_topic(&factory, |_| {}).await?;
+    let started = Arc::new(AtomicUsize::new(0));
+    let finished = Arc::new(AtomicUsize::new(0));
+    let recorder = Recorder::default();
+    let (s, f, r) = (started.clone(), finished.clone(), recorder.clone());
+    bus.subscribe_envelope(&topic, move |event: Envelope, _| {
+        let (s, f, r) = (s.clone(), f.clone(), r.clone());
+        async move {
+            s.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            r.record(event.aggregate_id(), event.event_version());
+            f.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    })
+    .await?;
+    let (aggregates, versions) = (10, 30);
+    publish_rounds(&bus, &topic, aggregates, versions).await?;
+    recorder.wait_for(20).await?;
+    bus.close().await?;
+    let started_at_close = started.load(Ordering::SeqCst);
+    ensure!(
+        started_at_close == finished.load(Ordering::SeqCst),
+        "every handler that started finished before close returned"
+    );
+    ensure!(
+        bus.publish_envelope(&topic, &envelope("late", 1))
+            .await
+            .is_err(),
+        "publishing after close fails"
+    );
+    // A second member of the group gets everything the first did not ack.
+    let next = factory.bus(Box::new(|_| {})).await?;
+    let r = recorder.clone();
+    next.subscribe_envelope(&topic, move |event: Envelope, _| {
+        let r = r.clone();
+        async move {
+            r.record(event.aggregate_id(), event.event_version());
+            Ok(())
+        }
+    })
+    .await?;
+    recorder
+        .wait_for_distinct(aggregates * versions as usize)
+        .await?;
+    next.close().await?;
+    Ok(())
+}
+
+/// A fire-and-forget publish the broker refuses reaches the error callback.
+async fn detached_publish_failure_reaches_callback(
+    factory: Arc<dyn BusFactory>,
+) -> anyhow::Result<()> {
+    let errors = Arc::new(parking_lot::Mutex::new(Vec::<String>::new()));
+    let e = errors.clone();
+    let bus = factory
+        .bus_with_callback(
+            Box::new(|config: &mut BusConfig| config.max_envelope_bytes = 8 << 20),
+            Arc::new(move |error: &evbus::BusError| e.lock().push(error.to_string())),
+        )
+        .await?;
+    let topic = unique("bus");
+    bus.configure_topics([(topic.clone(), TopicOptions::default())])
+        .await?;
+    let too_big = Envelope::builder("big", "Huge", 1, vec![b'x'; 4 << 20]).build()?;
+    bus.publish_detached(&topic, &too_big).await?;
+    bus.flush().await?;
+    let seen = errors.lock().clone();
+    if !seen.iter().any(|e| e.contains(too_big.event_id())) {
+        bail!("the failed detached publish must reach the callback, got {seen:?}");
+    }
+    bus.close().await?;
+    Ok(())
+}
+
+/// Every aggregate's handled versions, for assertions.
+pub type Handled = HashMap<String, Vec<i64>>;

@@ -1,0 +1,75 @@
+//! `cargo xtask test`: every check CI runs, in order, with timings.
+
+use std::process::Command;
+
+use crate::{
+    brokers,
+    cmd::{self, Phases, cargo, root},
+};
+
+/// Test options.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Extra arguments for `cargo test` (e.g. a test name filter).
+    #[arg(last = true)]
+    cargo_test_args: Vec<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut phases = Phases::default();
+    let result = all(&mut phases, &args);
+    phases.print();
+    result
+}
+
+fn all(phases: &mut Phases, args: &Args) -> anyhow::Result<()> {
+    phases.run("fmt", || {
+        cmd::run(&mut cargo(["fmt", "--all", "--", "--check"]))
+    })?;
+    phases.run("system packages", brokers::ensure_debian_packages)?;
+    let brokers = phases.run("broker installs", brokers::ensure)?;
+    phases.run("clippy", || {
+        cmd::run(&mut cargo([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    phases.run("docs", || {
+        cmd::run(
+            cargo(["doc", "--workspace", "--all-features", "--no-deps"])
+                .env("RUSTDOCFLAGS", "-D warnings"),
+        )
+    })?;
+    phases.run("tests (all crates, real brokers)", || {
+        let mut command = cargo(["test", "--workspace", "--all-features"]);
+        command.args(&args.cargo_test_args);
+        brokers.export(&mut command);
+        cmd::run(&mut command)
+    })?;
+    phases.run("fuzz target builds", || {
+        cmd::run(
+            Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args(["check", "--quiet"])
+                .current_dir(root().join("fuzz"))
+                .env("RUSTC_BOOTSTRAP", "1"),
+        )
+    })?;
+    phases.run("demo (10,000 events)", || {
+        cmd::run(&mut cargo([
+            "run",
+            "--example",
+            "quickstart",
+            "--",
+            "--events",
+            "10000",
+            "--aggregates",
+            "100",
+        ]))
+    })?;
+    Ok(())
+}
