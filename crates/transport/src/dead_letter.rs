@@ -13,7 +13,7 @@ pub const ORIGINAL_TOPIC: &str = "evbus-dlq-original-topic";
 pub const GROUP: &str = "evbus-dlq-group";
 /// Header: its partition on the original topic (0 where the broker has none).
 pub const ORIGINAL_PARTITION: &str = "evbus-dlq-original-partition";
-/// Header: its offset (Kafka) or stream sequence (NATS, memory).
+/// Header: its offset (Kafka, memory) or stream sequence (NATS).
 pub const ORIGINAL_OFFSET: &str = "evbus-dlq-original-offset";
 /// Header: why it was dead-lettered, one of [`Reason::as_str`].
 pub const REASON: &str = "evbus-dlq-reason";
@@ -97,7 +97,8 @@ impl DeadLetter {
     /// Reads the dead-letter headers back; `None` when any is missing or
     /// malformed.
     pub fn from_headers(headers: &[(String, String)]) -> Option<Self> {
-        let first_failure = OffsetDateTime::parse(header(headers, FIRST_FAILURE)?, &Rfc3339).ok()?;
+        let first_failure =
+            OffsetDateTime::parse(header(headers, FIRST_FAILURE)?, &Rfc3339).ok()?;
         Some(Self {
             original_topic: header(headers, ORIGINAL_TOPIC)?.to_owned(),
             group: header(headers, GROUP)?.to_owned(),
@@ -133,7 +134,10 @@ mod tests {
             first_failure: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         };
         let headers = dead.to_headers();
-        assert_eq!(header(&headers, FIRST_FAILURE), Some("2023-11-14T22:13:20Z"));
+        assert_eq!(
+            header(&headers, FIRST_FAILURE),
+            Some("2023-11-14T22:13:20Z")
+        );
         assert_eq!(DeadLetter::from_headers(&headers), Some(dead));
     }
 }

@@ -75,8 +75,8 @@ impl OutgoingMessage {
 
 /// Where a message is stored on the broker.
 ///
-/// Memory and NATS have one partition (`0`) and the offset is the stream or
-/// log sequence; Kafka has real partitions and offsets.
+/// NATS has one partition (`0`) and the offset is the stream sequence; Kafka
+/// and the memory transport have real partitions and offsets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Position {
     /// The partition (0 where the broker has none).
