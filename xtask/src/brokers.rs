@@ -88,6 +88,9 @@ fn ensure_nats_server() -> anyhow::Result<PathBuf> {
                 "--disable-pip-version-check",
                 "--no-input",
                 "--quiet",
+                // Installs into the prefix even where another copy is
+                // already installed in the running Python.
+                "--ignore-installed",
                 "--prefix",
             ])
             .arg(&prefix)
