@@ -185,6 +185,23 @@ where
             .map_err(Rejected::into_submit_error)
     }
 
+    /// Waits until the pool has room for at least one item, or is closed.
+    /// A caller feeding the pool from a broker waits here and then asks for
+    /// no more than [`free_capacity`](Self::free_capacity), so nothing it
+    /// fetches sits outside the pool while its broker lease runs.
+    pub async fn wait_for_capacity(&self) {
+        loop {
+            let notified = self.shared.space.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so room freed in between wakes us.
+            notified.as_mut().enable();
+            if self.free_capacity() > 0 || self.is_closed() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     /// How many more items the pool accepts right now: ask a broker for no
     /// more than this.
     pub fn free_capacity(&self) -> usize {

@@ -85,6 +85,26 @@ async fn a_waiting_submit_is_admitted_when_capacity_frees() {
     pool.close(None).await;
 }
 
+#[tokio::test(start_paused = true)]
+async fn wait_for_capacity_returns_once_an_item_finishes() {
+    let (pool, gate) = gated_pool(1, 1);
+    let pool = Arc::new(pool);
+    let first = pool.submit(Some(1), 1).await.unwrap();
+    let waiter = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.wait_for_capacity().await }
+    });
+    tokio::task::yield_now().await;
+    assert!(!waiter.is_finished(), "no room while the only slot is held");
+    gate.add_permits(1);
+    assert_eq!(first.await.unwrap(), 1);
+    waiter.await.unwrap();
+    assert_eq!(pool.free_capacity(), 1);
+    pool.close(None).await;
+    // A closed pool never makes a caller wait.
+    pool.wait_for_capacity().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_items_never_exceed_capacity() {
     let (pool, gate) = gated_pool(16, 4);

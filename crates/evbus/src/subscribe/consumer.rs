@@ -65,8 +65,16 @@ impl Consumer {
         let fetch_max = self.bus.config.subscribe.fetch_max.max(1);
         let mut failures = 0u32;
         loop {
-            // Never take more than fits: what is fetched must not sit waiting
-            // while its broker lease runs out.
+            // Never take more than fits: what is fetched must not sit outside
+            // the pool while its broker lease runs out. A full pool makes the
+            // loop wait here, taking nothing.
+            if self.bus.pool.free_capacity() == 0 {
+                tokio::select! {
+                    biased;
+                    () = self.stop.cancelled() => return,
+                    () = self.bus.pool.wait_for_capacity() => {}
+                }
+            }
             let max = self.bus.pool.free_capacity().clamp(1, fetch_max);
             let batch = tokio::select! {
                 biased;

@@ -1,0 +1,325 @@
+//! Bus-level NATS behaviour that needs a real server: the pool's keep-alive
+//! hook holding JetStream leases, and an ordered group surviving the crash
+//! of its active member.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use evbus::{
+    Backend, BusConfig, Envelope, EventBus, TopicOptions,
+    nats::{GroupMode, testkit::NatsServer},
+};
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+const WAIT: Duration = Duration::from_secs(40);
+
+fn server() -> NatsServer {
+    NatsServer::start().unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// Short JetStream timers so leases and hand-overs play out in seconds.
+fn config(server: &NatsServer, service: &str) -> BusConfig {
+    let mut config = BusConfig::default();
+    config.backend = Backend::Nats;
+    config.service_name = service.into();
+    config.nats.servers = vec![server.url()];
+    config.nats.ack_wait = Duration::from_secs(1);
+    config.nats.pinned_ttl = Duration::from_secs(1);
+    config.nats.reconnect_wait = Duration::from_millis(50);
+    config.pool.keepalive_interval = Some(Duration::from_millis(200));
+    config
+}
+
+fn unique(label: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{label}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn envelope(aggregate: &str, version: i64) -> Envelope {
+    Envelope::builder(aggregate, "TestEvent", version, "{}")
+        .build()
+        .expect("valid envelope")
+}
+
+/// (member, aggregate, version, delivery count) in handling order.
+#[derive(Clone)]
+struct Log {
+    entries: Arc<Mutex<Vec<(&'static str, String, i64, u32)>>>,
+    changed: Arc<Notify>,
+    slow_started: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Self {
+            entries: Arc::default(),
+            changed: Arc::default(),
+            slow_started: Arc::new(tokio::sync::Semaphore::new(0)),
+        }
+    }
+}
+
+impl Log {
+    fn record(&self, member: &'static str, event: &Envelope, count: u32) {
+        let entry = (
+            member,
+            event.aggregate_id().to_owned(),
+            event.event_version(),
+            count,
+        );
+        self.entries.lock().push(entry);
+        self.changed.notify_waiters();
+    }
+
+    fn distinct(&self) -> usize {
+        let entries = self.entries.lock();
+        let set: std::collections::HashSet<(&String, i64)> =
+            entries.iter().map(|(_, a, v, _)| (a, *v)).collect();
+        set.len()
+    }
+
+    async fn wait(&self, what: &str, mut done: impl FnMut(&Self) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let changed = self.changed.notified();
+            if done(self) {
+                return;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if tokio::time::timeout(left, changed).await.is_err() {
+                panic!("timed out waiting for {what}: {:?}", self.entries.lock());
+            }
+        }
+    }
+
+    fn handler(
+        &self,
+        member: &'static str,
+        work: Duration,
+    ) -> impl Fn(
+        Envelope,
+        evbus::DeliveryMeta,
+    ) -> futures::future::BoxFuture<'static, evbus::HandlerResult>
+    + Send
+    + Sync
+    + 'static {
+        let log = self.clone();
+        move |event, meta| {
+            let log = log.clone();
+            Box::pin(async move {
+                let slow = event.aggregate_id() == "slow" && event.event_version() == 1;
+                if slow {
+                    log.slow_started.add_permits(1);
+                }
+                tokio::time::sleep(if slow {
+                    Duration::from_millis(2_500)
+                } else {
+                    work
+                })
+                .await;
+                log.record(member, &event, meta.delivery_count);
+                Ok(())
+            })
+        }
+    }
+}
+
+/// One handler runs 2.5 s, over twice the 1 s AckWait, while later events of
+/// its aggregate wait behind it in the pool. An idle member of the same
+/// group (shared mode) would receive any redelivery. With the bus's
+/// keep-alive hook none happens; without it, one does.
+async fn slow_handler_scenario(keep_alive: bool) -> Vec<(&'static str, String, i64, u32)> {
+    let server = server();
+    let mut slow_config = config(&server, "leases");
+    slow_config.nats.group_mode = GroupMode::Shared;
+    // Room for exactly the four events: once it has them, the slow member
+    // takes nothing more, so any redelivery goes to the idle member.
+    slow_config.pool.capacity = 4;
+    if !keep_alive {
+        slow_config.pool.keepalive_interval = Some(Duration::from_secs(3_600));
+    }
+    let mut idle_config = slow_config.clone();
+    idle_config.pool.keepalive_interval = Some(Duration::from_millis(200));
+    idle_config.pool.capacity = 100;
+    let slow = EventBus::from_config(slow_config)
+        .await
+        .expect("slow member");
+    let idle = EventBus::from_config(idle_config)
+        .await
+        .expect("idle member");
+    let topic = unique("leases");
+    slow.configure_topics([(topic.clone(), TopicOptions::default())])
+        .await
+        .expect("topic");
+
+    let log = Log::default();
+    let events: Vec<Envelope> = (1..=4).map(|v| envelope("slow", v)).collect();
+    for result in slow.publish_batch(&topic, &events).await.expect("publish") {
+        result.expect("stored");
+    }
+    slow.subscribe_envelope(&topic, log.handler("slow-member", Duration::ZERO))
+        .await
+        .expect("subscribe");
+    // The slow member has taken all four (one fetch) once v1 runs.
+    log.slow_started.acquire().await.expect("open").forget();
+    idle.subscribe_envelope(&topic, log.handler("idle-member", Duration::ZERO))
+        .await
+        .expect("subscribe");
+    log.wait("all four events handled", |log| log.distinct() == 4)
+        .await;
+    // Give a late redelivery time to show up before judging.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    slow.close().await.expect("close");
+    idle.close().await.expect("close");
+    let entries = log.entries.lock().clone();
+    entries
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_queued_behind_a_slow_handler_are_not_redelivered() {
+    let entries = slow_handler_scenario(true).await;
+    let versions: Vec<i64> = entries.iter().map(|(_, _, v, _)| *v).collect();
+    assert_eq!(
+        versions,
+        vec![1, 2, 3, 4],
+        "handled once each, in order: {entries:?}"
+    );
+    assert!(
+        entries
+            .iter()
+            .all(|(member, _, _, count)| *member == "slow-member" && *count == 1),
+        "no redelivery while they waited: {entries:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_keep_alive_the_broker_redelivers_them() {
+    let entries = slow_handler_scenario(false).await;
+    assert!(
+        entries
+            .iter()
+            .any(|(member, _, _, _)| *member == "idle-member"),
+        "without lease extensions JetStream redelivers to the idle member: {entries:?}"
+    );
+}
+
+/// Two bus instances in one ordered group: the active one crashes (its
+/// runtime is torn down mid-stream, dropping the connection and everything
+/// in flight); the standby takes over, nothing is lost, and per-aggregate
+/// order of first deliveries holds across the two.
+#[test]
+fn standby_takes_over_when_the_active_member_crashes() {
+    let server = server();
+    let topic = unique("failover");
+    let log = Log::default();
+    let (aggregates, versions) = (10usize, 40i64);
+
+    // The active member lives in a runtime of its own, so it can be killed.
+    let active_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let active = active_runtime.block_on(async {
+        let bus = EventBus::from_config(config(&server, "failover"))
+            .await
+            .expect("active member");
+        bus.configure_topics([(topic.clone(), TopicOptions::default())])
+            .await
+            .expect("topic");
+        bus.subscribe_envelope(&topic, log.handler("active", Duration::from_millis(5)))
+            .await
+            .expect("subscribe");
+        bus
+    });
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let standby = runtime.block_on(async {
+        let bus = EventBus::from_config(config(&server, "failover"))
+            .await
+            .expect("standby member");
+        bus.subscribe_envelope(&topic, log.handler("standby", Duration::from_millis(1)))
+            .await
+            .expect("subscribe");
+        let half = versions / 2;
+        for version in 1..=half {
+            let round: Vec<Envelope> = (0..aggregates)
+                .map(|a| envelope(&format!("agg-{a}"), version))
+                .collect();
+            for result in bus.publish_batch(&topic, &round).await.expect("publish") {
+                result.expect("stored");
+            }
+        }
+        log.wait("the active member handling part of the stream", |log| {
+            log.entries.lock().len() >= 50
+        })
+        .await;
+        bus
+    });
+
+    // The crash: every task of the active member stops where it is.
+    active_runtime.shutdown_background();
+    // Its bus value belonged to the dead runtime; dropping it would run
+    // shutdown code a crashed process never runs.
+    std::mem::forget(active);
+
+    runtime.block_on(async {
+        for version in versions / 2 + 1..=versions {
+            let round: Vec<Envelope> = (0..aggregates)
+                .map(|a| envelope(&format!("agg-{a}"), version))
+                .collect();
+            for result in standby
+                .publish_batch(&topic, &round)
+                .await
+                .expect("publish")
+            {
+                result.expect("stored");
+            }
+        }
+        let total = aggregates * versions as usize;
+        log.wait("every event handled by one member or the other", |log| {
+            log.distinct() == total
+        })
+        .await;
+        standby.close().await.expect("close");
+    });
+
+    let entries = log.entries.lock().clone();
+    assert!(
+        entries.iter().any(|(m, ..)| *m == "active"),
+        "the active member worked first"
+    );
+    assert!(
+        entries.iter().any(|(m, ..)| *m == "standby"),
+        "the standby took over"
+    );
+    // First deliveries of each aggregate come in version order across both
+    // members; redeliveries (count > 1) may repeat what was handled.
+    let mut last: std::collections::HashMap<&str, i64> = Default::default();
+    for (member, aggregate, version, count) in &entries {
+        if *count == 1 {
+            let previous = last.insert(aggregate.as_str(), *version).unwrap_or(0);
+            assert!(
+                *version > previous,
+                "{aggregate} v{version} (first delivery, {member}) after v{previous}"
+            );
+        }
+    }
+    let duplicates = entries.len() - aggregates * versions as usize;
+    eprintln!(
+        "failover: {} handled, {duplicates} duplicates after the crash",
+        entries.len()
+    );
+}
