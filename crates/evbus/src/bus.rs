@@ -4,7 +4,7 @@ use std::{
     future::Future,
     sync::{
         Arc,
-        atomic::{AtomicU8, AtomicU64, Ordering},
+        atomic::{AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -18,6 +18,8 @@ use evbus_transport::{
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
+use tokio::sync::watch;
+
 use crate::{
     backend,
     config::BusConfig,
@@ -25,7 +27,7 @@ use crate::{
     error::{BusError, Result},
     handler::{DeliveryMeta, HandlerResult, Message, envelope_handler, raw_handler},
     report::{ErrorCallback, Reporter},
-    subscribe::{Consumer, Job, Pool, Running, SubscriptionHandle, Target},
+    subscribe::{Consumer, DeadLetterSink, Job, Pool, Running, SubscriptionHandle, Target},
     telemetry,
 };
 
@@ -57,27 +59,19 @@ pub(crate) struct BusInner {
     pub(crate) transport: Arc<dyn Transport>,
     pub(crate) codec_config: CodecConfig,
     pub(crate) pool: Pool,
+    pub(crate) dead_letters: Arc<DeadLetterSink>,
     codec: Arc<dyn Codec>,
     reporter: Arc<Reporter>,
     topics: TopicRegistry,
     subscriptions: Mutex<Vec<Arc<Running>>>,
     next_subscription: AtomicU64,
-    state: AtomicU8,
+    state: watch::Sender<u8>,
     detached: Detached,
 }
 
 impl BusInner {
     pub(crate) fn report(&self, error: BusError) {
         self.reporter.report(error);
-    }
-
-    /// The dead-letter topic of `topic`, when dead-lettering is on.
-    pub(crate) fn dead_letter_topic(&self, topic: &str) -> Option<String> {
-        self.config
-            .dead_letter
-            .suffix
-            .as_ref()
-            .map(|suffix| format!("{topic}{suffix}"))
     }
 }
 
@@ -132,17 +126,27 @@ impl EventBusBuilder {
         codec_config.source = config.service_name.clone();
         let codec = codec(config.codec, &codec_config);
 
+        let reporter = Arc::new(Reporter::new(self.on_error));
+        // Jobs apply the handler timeout and answer their last failure
+        // themselves (dead-lettering while the pool holds the aggregate), so
+        // the pool only retries what they hand back.
+        let dead_letters = Arc::new(DeadLetterSink::new(
+            transport.clone(),
+            reporter.clone(),
+            config.dead_letter.suffix.clone(),
+            config.pool.retry.max_attempts,
+            config.pool.handler_timeout,
+        ));
         let mut pool_config = config.pool.clone();
+        pool_config.handler_timeout = None;
         if pool_config.keepalive_interval.is_none() {
             pool_config.keepalive_interval = Some(Duration::from_secs(5));
         }
         let pool = Pool::builder(pool_config)
-            .retry_if(|error: &crate::HandlerError| !error.is_permanent())
             .on_wait(|job: &Arc<Job>| job.keep_alive())
-            .build(|job: Arc<Job>| job.run())
+            .build(Job::run)
             .map_err(|error| BusError::config(format!("pool: {error}")))?;
 
-        let reporter = Arc::new(Reporter::new(self.on_error));
         let detached = Detached::start(
             transport.clone(),
             reporter.clone(),
@@ -155,12 +159,13 @@ impl EventBusBuilder {
                 transport,
                 codec_config,
                 pool,
+                dead_letters,
                 codec,
                 reporter,
                 topics: TopicRegistry::new(),
                 subscriptions: Mutex::new(Vec::new()),
                 next_subscription: AtomicU64::new(0),
-                state: AtomicU8::new(OPEN),
+                state: watch::channel(OPEN).0,
                 detached,
             }),
         })
@@ -198,7 +203,7 @@ impl EventBus {
     }
 
     fn ensure(&self, at_most: u8) -> Result<()> {
-        if self.inner.state.load(Ordering::Acquire) > at_most {
+        if *self.inner.state.borrow() > at_most {
             return Err(BusError::closed());
         }
         Ok(())
@@ -221,7 +226,7 @@ impl EventBus {
         let mut outcomes = Vec::new();
         for (topic, options) in topics {
             let topic = topic.into();
-            let dead_letter = self.inner.dead_letter_topic(&topic);
+            let dead_letter = self.inner.dead_letters.topic_for(&topic);
             for name in std::iter::once(topic).chain(dead_letter) {
                 self.inner
                     .transport
@@ -448,20 +453,22 @@ impl EventBus {
         let subscription = transport
             .subscribe(topic, group, SubscribeOptions::default())
             .await?;
-        let stop = CancellationToken::new();
-        let running = Arc::new(Running::new(topic.into(), group.into(), stop.clone()));
         let consumer = Consumer {
             bus: self.inner.clone(),
             id: self.inner.next_subscription.fetch_add(1, Ordering::Relaxed),
             topic: topic.into(),
             group: group.into(),
             target,
-            stop,
+            stop: CancellationToken::new(),
         };
-        running.set_task(tokio::spawn(consumer.run(subscription)));
-        self.inner.subscriptions.lock().push(running.clone());
+        let running = Arc::new(Running::spawn(consumer, subscription));
+        {
+            let mut subscriptions = self.inner.subscriptions.lock();
+            subscriptions.retain(|s| !s.is_done());
+            subscriptions.push(running.clone());
+        }
         // A close that began meanwhile did not see this subscription.
-        if self.inner.state.load(Ordering::Acquire) != OPEN {
+        if *self.inner.state.borrow() != OPEN {
             running.stop();
             running.join().await;
             return Err(BusError::closed());
@@ -482,11 +489,16 @@ impl EventBus {
     /// task of the bus is left running. Closing again does nothing.
     pub async fn close(&self) -> Result<()> {
         let inner = &self.inner;
-        if inner
-            .state
-            .compare_exchange(OPEN, CLOSING, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+        let began = inner.state.send_if_modified(|state| {
+            let open = *state == OPEN;
+            if open {
+                *state = CLOSING;
+            }
+            open
+        });
+        if !began {
+            // Another call is closing: return when it is done.
+            let _ = inner.state.subscribe().wait_for(|s| *s == CLOSED).await;
             return Ok(());
         }
         let subscriptions = std::mem::take(&mut *inner.subscriptions.lock());
@@ -504,9 +516,9 @@ impl EventBus {
             subscription.join().await;
         }
         inner.detached.close().await;
-        inner.state.store(CLOSED, Ordering::Release);
         let flushed = inner.transport.flush().await;
         let closed = inner.transport.close().await;
+        inner.state.send_replace(CLOSED);
         flushed?;
         Ok(closed?)
     }

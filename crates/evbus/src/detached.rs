@@ -108,17 +108,25 @@ async fn send_groups(
 ) {
     for (topic, messages) in groups.drain(..) {
         let ids: Vec<Option<String>> = messages.iter().map(|m| m.dedup_id.clone()).collect();
-        let results = transport.publish_batch(&topic, messages).await;
-        let total = results.len() as u64;
+        let mut results = transport.publish_batch(&topic, messages).await.into_iter();
+        let total = ids.len() as u64;
         let mut failed = 0;
-        for (result, id) in results.into_iter().zip(ids) {
-            if let Err(error) = result {
-                failed += 1;
-                let id = id.as_deref().unwrap_or("-");
-                reporter.report(BusError::from(error).context(format!(
-                    "detached publish of event `{id}` to `{topic}` failed"
-                )));
-            }
+        for id in ids {
+            let id = id.as_deref().unwrap_or("-");
+            // A transport that answered for fewer messages than it was given
+            // leaves their outcome unknown: that is reported too.
+            let error = match results.next() {
+                Some(Ok(_)) => continue,
+                Some(Err(error)) => BusError::from(error),
+                None => BusError::new(
+                    crate::error::BusErrorKind::Internal,
+                    format!("the `{}` transport returned no outcome", transport.name()),
+                ),
+            };
+            failed += 1;
+            reporter.report(error.context(format!(
+                "detached publish of event `{id}` to `{topic}` failed"
+            )));
         }
         telemetry::published("detached", total - failed, failed);
     }

@@ -20,6 +20,9 @@ pub enum BusErrorKind {
     Config,
     /// The bus is closed.
     Closed,
+    /// Something the bus itself did not expect; the message says what. The
+    /// message involved is redelivered.
+    Internal,
 }
 
 impl fmt::Display for BusErrorKind {
@@ -30,6 +33,7 @@ impl fmt::Display for BusErrorKind {
             BusErrorKind::Topic => f.write_str("topic configuration"),
             BusErrorKind::Config => f.write_str("configuration"),
             BusErrorKind::Closed => f.write_str("closed"),
+            BusErrorKind::Internal => f.write_str("internal"),
         }
     }
 }

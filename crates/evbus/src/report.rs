@@ -29,6 +29,7 @@ impl Reporter {
             BusErrorKind::Topic => "topic",
             BusErrorKind::Config => "config",
             BusErrorKind::Closed => "closed",
+            BusErrorKind::Internal => "internal",
         });
         if let Some(callback) = &self.callback {
             callback(&error);

@@ -49,10 +49,13 @@ fn envelope(aggregate: &str, version: i64) -> Envelope {
         .expect("valid envelope")
 }
 
-/// (member, aggregate, version, delivery count) in handling order.
+/// (member, aggregate, version, delivery count) of one handled event.
+type Entry = (&'static str, String, i64, u32);
+
+/// Handled events in handling order.
 #[derive(Clone)]
 struct Log {
-    entries: Arc<Mutex<Vec<(&'static str, String, i64, u32)>>>,
+    entries: Arc<Mutex<Vec<Entry>>>,
     changed: Arc<Notify>,
     slow_started: Arc<tokio::sync::Semaphore>,
 }
@@ -136,7 +139,7 @@ impl Log {
 /// its aggregate wait behind it in the pool. An idle member of the same
 /// group (shared mode) would receive any redelivery. With the bus's
 /// keep-alive hook none happens; without it, one does.
-async fn slow_handler_scenario(keep_alive: bool) -> Vec<(&'static str, String, i64, u32)> {
+async fn slow_handler_scenario(keep_alive: bool) -> Vec<Entry> {
     let server = server();
     let mut slow_config = config(&server, "leases");
     slow_config.nats.group_mode = GroupMode::Shared;
@@ -179,8 +182,7 @@ async fn slow_handler_scenario(keep_alive: bool) -> Vec<(&'static str, String, i
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     slow.close().await.expect("close");
     idle.close().await.expect("close");
-    let entries = log.entries.lock().clone();
-    entries
+    log.entries.lock().clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

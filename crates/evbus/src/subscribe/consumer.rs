@@ -82,7 +82,10 @@ impl Consumer {
                 batch = subscription.next_batch(max) => batch,
             };
             match batch {
-                Ok(batch) if batch.is_empty() => return,
+                Ok(batch) if batch.is_empty() => {
+                    self.ended_by_transport("the subscription ended");
+                    return;
+                }
                 Ok(batch) => {
                     failures = 0;
                     for delivery in batch {
@@ -91,7 +94,10 @@ impl Consumer {
                         }
                     }
                 }
-                Err(error) if error.kind() == ErrorKind::Closed => return,
+                Err(error) if error.kind() == ErrorKind::Closed => {
+                    self.ended_by_transport(&error.to_string());
+                    return;
+                }
                 Err(error) => {
                     let retryable = error.is_retryable();
                     self.bus.report(BusError::from(error).context(format!(
@@ -113,9 +119,25 @@ impl Consumer {
         }
     }
 
-    /// Hands one delivery to the pool (or straight to the dead-letter path).
-    /// Returns `false` when the consumer must stop; an unsubmitted delivery
-    /// is then dropped unsettled, so the broker redelivers it.
+    /// A subscription the bus did not stop has ended: the user must hear of
+    /// it, since nothing is consumed from here on.
+    fn ended_by_transport(&self, why: &str) {
+        if !self.stop.is_cancelled() {
+            self.bus.report(BusError::new(
+                crate::error::BusErrorKind::Transport(ErrorKind::Closed),
+                format!(
+                    "the subscription to `{}` for group `{}` stopped consuming: {why}",
+                    self.topic, self.group
+                ),
+            ));
+        }
+    }
+
+    /// Hands one delivery to the pool as a job: its handler, or, for bytes
+    /// that do not decode and messages delivered too often, the dead-letter
+    /// step alone. Returns `false` when the consumer must stop; an
+    /// unsubmitted delivery is then dropped unsettled, so the broker
+    /// redelivers it.
     async fn dispatch(&self, delivery: Delivery, pending: &mpsc::UnboundedSender<Pending>) -> bool {
         let Delivery {
             topic: _,
@@ -132,44 +154,43 @@ impl Consumer {
             delivery_count,
             position,
         };
-        let source = Source {
-            key,
-            headers,
-            payload,
-            meta,
-        };
+        // The aggregate as the headers or the record key name it; an
+        // envelope's own aggregate id wins once it is decoded.
+        let mut aggregate = aggregate_id_of(None, &headers, key.as_deref(), None);
         let limit = self.bus.config.dead_letter.max_deliveries;
-        if limit > 0 && delivery_count > limit {
+        let handler = if limit > 0 && delivery_count > limit {
             let error = format!("delivered {delivery_count} times, more than the limit of {limit}");
-            return self.give_up(source, Reason::DeliveryLimit, error, ack, pending);
-        }
-        let (handler, aggregate) = match &self.target {
-            Target::Raw(handler) => {
-                let aggregate = aggregate_id_of(None, &source.headers, source.key.as_deref(), None);
-                (Handler::Raw(handler.clone()), aggregate)
-            }
-            Target::Envelope(handler) => {
-                match decode_any(
-                    &source.headers,
-                    source.payload.clone(),
-                    &self.bus.codec_config,
-                ) {
-                    Ok(envelope) => {
-                        let aggregate = envelope.aggregate_id().to_owned();
-                        (
-                            Handler::Envelope(handler.clone(), envelope),
-                            Some(aggregate),
-                        )
-                    }
-                    Err(error) => {
-                        let error = format!("cannot decode the envelope: {error}");
-                        return self.give_up(source, Reason::Undecodable, error, ack, pending);
+            Handler::GiveUp(Reason::DeliveryLimit, error)
+        } else {
+            match &self.target {
+                Target::Raw(handler) => Handler::Raw(handler.clone()),
+                Target::Envelope(handler) => {
+                    match decode_any(&headers, payload.clone(), &self.bus.codec_config) {
+                        Ok(envelope) => {
+                            aggregate = Some(envelope.aggregate_id().to_owned());
+                            Handler::Envelope(handler.clone(), envelope)
+                        }
+                        Err(error) => Handler::GiveUp(
+                            Reason::Undecodable,
+                            format!("cannot decode the envelope: {error}"),
+                        ),
                     }
                 }
             }
         };
+        let source = Source {
+            key,
+            headers,
+            payload,
+            meta: meta.clone(),
+        };
         let key: Option<PoolKey> = aggregate.map(|aggregate| (self.id, aggregate));
-        let job = Arc::new(Job::new(handler, source, ack.lease()));
+        let job = Arc::new(Job::new(
+            handler,
+            source,
+            ack.lease(),
+            self.bus.dead_letters.clone(),
+        ));
         loop {
             let submitted = tokio::select! {
                 biased;
@@ -179,36 +200,19 @@ impl Consumer {
             match submitted {
                 Ok(completion) => {
                     return pending
-                        .send(Pending::Pooled {
+                        .send(Pending {
                             completion,
-                            job,
+                            meta,
                             ack,
                         })
                         .is_ok();
                 }
-                // A full pool only makes the fetch loop wait: never a nack,
-                // never a drop.
-                Err(SubmitError::Full(_)) => {}
+                // Another subscription took the room first. A full pool
+                // only makes the fetch loop wait: never a nack, never a
+                // drop; the lease is kept alive meanwhile.
+                Err(SubmitError::Full(_)) => job.keep_alive(),
                 Err(_) => return false,
             }
         }
-    }
-
-    fn give_up(
-        &self,
-        source: Source,
-        reason: Reason,
-        error: String,
-        ack: evbus_transport::AckHandle,
-        pending: &mpsc::UnboundedSender<Pending>,
-    ) -> bool {
-        pending
-            .send(Pending::GiveUp {
-                source,
-                reason,
-                error,
-                ack,
-            })
-            .is_ok()
     }
 }

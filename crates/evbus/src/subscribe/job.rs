@@ -1,12 +1,25 @@
-//! The unit of work the keyed pool runs: one delivery with its handler.
+//! The unit of work the keyed pool runs: one delivery, its handler, and its
+//! dead-letter step. Dead-lettering happens inside the job, while the pool
+//! still holds the aggregate's key, so a later event of the aggregate never
+//! runs before an earlier one was handled or stored on the dead-letter
+//! topic.
 
-use std::sync::Arc;
+use std::{
+    panic::AssertUnwindSafe,
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::SystemTime,
+};
 
 use bytes::Bytes;
 use evbus_envelope::Envelope;
-use evbus_transport::{Headers, Lease};
-use futures::future::BoxFuture;
+use evbus_transport::{Headers, Lease, dead_letter::Reason};
+use futures::{FutureExt, future::BoxFuture};
+use parking_lot::Mutex;
 
+use super::dead_letter::DeadLetterSink;
 use crate::handler::{
     DeliveryMeta, EnvelopeHandler, HandlerError, HandlerResult, Message, RawHandler,
 };
@@ -16,7 +29,19 @@ use crate::handler::{
 pub(crate) type PoolKey = (u64, String);
 
 /// The pool of a bus: every subscription's jobs share it.
-pub(crate) type Pool = evbus_keyed_pool::KeyedPool<PoolKey, Arc<Job>, (), HandlerError>;
+pub(crate) type Pool = evbus_keyed_pool::KeyedPool<PoolKey, Arc<Job>, Verdict, HandlerError>;
+
+/// How a job ended, for the settler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// The handler succeeded: ack.
+    Handled,
+    /// A copy is stored on the dead-letter topic: ack.
+    DeadLettered,
+    /// Given up on with no dead-letter topic configured: nack, so the broker
+    /// redelivers it later.
+    Unhandled,
+}
 
 /// A delivery as received: what a dead-letter copy is made of.
 pub(crate) struct Source {
@@ -32,30 +57,84 @@ pub(crate) struct Source {
 pub(crate) enum Handler {
     Raw(RawHandler),
     Envelope(EnvelopeHandler, Envelope),
+    /// Dead-letter without running a handler (undecodable bytes, too many
+    /// broker deliveries).
+    GiveUp(Reason, String),
 }
 
-/// One delivery and the handler that runs it. Shared (`Arc`) because the pool
-/// runs it again on retry and the lease keeper reads it while it waits.
+/// One delivery and what runs it. Shared (`Arc`) because the pool runs it
+/// again on retry and the lease keeper reads it while it waits.
 pub(crate) struct Job {
     handler: Handler,
     source: Source,
     lease: Lease,
+    sink: Arc<DeadLetterSink>,
+    attempts: AtomicU32,
+    first_failure: Mutex<Option<SystemTime>>,
 }
 
 impl Job {
-    pub(crate) fn new(handler: Handler, source: Source, lease: Lease) -> Self {
+    pub(crate) fn new(
+        handler: Handler,
+        source: Source,
+        lease: Lease,
+        sink: Arc<DeadLetterSink>,
+    ) -> Self {
         Self {
             handler,
             source,
             lease,
+            sink,
+            attempts: AtomicU32::new(0),
+            first_failure: Mutex::new(None),
         }
     }
 
-    /// Runs one attempt. Each attempt gets its own copy of the input; the
-    /// payload is shared `Bytes`, so copies are cheap.
-    pub(crate) fn run(&self) -> BoxFuture<'static, HandlerResult> {
+    /// Runs one attempt. A failure the retry policy allows to retry is
+    /// returned (the pool retries in place); the last failure is
+    /// dead-lettered here and reported as a verdict.
+    pub(crate) fn run(self: Arc<Self>) -> BoxFuture<'static, Result<Verdict, HandlerError>> {
+        Box::pin(async move { self.attempt().await })
+    }
+
+    async fn attempt(&self) -> Result<Verdict, HandlerError> {
+        let attempt = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;
+        let failure = match &self.handler {
+            Handler::GiveUp(reason, error) => {
+                let first = *self
+                    .first_failure
+                    .lock()
+                    .get_or_insert_with(SystemTime::now);
+                return Ok(self
+                    .sink
+                    .dead_letter(&self.source, *reason, error, 0, first)
+                    .await);
+            }
+            _ => match self.call().await {
+                Ok(()) => return Ok(Verdict::Handled),
+                Err(failure) => failure,
+            },
+        };
+        let first = *self
+            .first_failure
+            .lock()
+            .get_or_insert_with(SystemTime::now);
+        if failure.is_permanent() || attempt >= self.sink.max_attempts() {
+            let error = failure.to_string();
+            let reason = Reason::HandlerFailed;
+            return Ok(self
+                .sink
+                .dead_letter(&self.source, reason, &error, attempt, first)
+                .await);
+        }
+        Err(failure)
+    }
+
+    /// Calls the handler once, turning a panic into a permanent failure and
+    /// a hung handler into a retryable one.
+    async fn call(&self) -> HandlerResult {
         let source = &self.source;
-        match &self.handler {
+        let call = match &self.handler {
             Handler::Raw(handler) => handler(Message {
                 key: source.key.clone(),
                 headers: source.headers.clone(),
@@ -63,15 +142,34 @@ impl Job {
                 meta: source.meta.clone(),
             }),
             Handler::Envelope(handler, envelope) => handler(envelope.clone(), source.meta.clone()),
-        }
+            Handler::GiveUp(..) => return Ok(()),
+        };
+        let guarded = AssertUnwindSafe(call).catch_unwind();
+        let outcome = match self.sink.handler_timeout() {
+            Some(limit) => match tokio::time::timeout(limit, guarded).await {
+                Ok(outcome) => outcome,
+                Err(_) => {
+                    return Err(HandlerError::msg(format!(
+                        "handler timed out after {limit:?}"
+                    )));
+                }
+            },
+            None => guarded.await,
+        };
+        outcome.unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a non-string panic payload".into());
+            Err(HandlerError::permanent(format!(
+                "handler panicked: {message}"
+            )))
+        })
     }
 
     /// Extends the delivery's broker lease (called while it waits or runs).
     pub(crate) fn keep_alive(&self) {
         self.lease.keep_alive();
-    }
-
-    pub(crate) fn source(&self) -> &Source {
-        &self.source
     }
 }

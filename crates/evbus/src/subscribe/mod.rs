@@ -1,18 +1,19 @@
 //! Subscriptions: a fetch loop per subscription feeding the bus's keyed
-//! pool, and a settler that acks, dead-letters or nacks each delivery once
-//! its fate is known.
+//! pool, jobs that handle or dead-letter each delivery while the pool holds
+//! its aggregate, and a settler that acks or nacks once a job is answered.
 
 mod consumer;
+mod dead_letter;
 mod job;
 mod settle;
 
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 pub(crate) use consumer::{Consumer, Target};
+pub(crate) use dead_letter::DeadLetterSink;
 pub(crate) use job::{Job, Pool};
 
 /// A running subscription. Dropping the handle does not stop it; the bus
@@ -23,26 +24,33 @@ pub struct SubscriptionHandle {
     inner: Arc<Running>,
 }
 
+/// The bus's view of one subscription's consumer task.
 #[derive(Debug)]
 pub(crate) struct Running {
     topic: String,
     group: String,
     stop: CancellationToken,
-    task: Mutex<Option<JoinHandle<()>>>,
+    done: watch::Receiver<bool>,
 }
 
 impl Running {
-    pub(crate) fn new(topic: String, group: String, stop: CancellationToken) -> Self {
-        Self {
-            topic,
-            group,
-            stop,
-            task: Mutex::new(None),
-        }
-    }
-
-    pub(crate) fn set_task(&self, task: JoinHandle<()>) {
-        *self.task.lock() = Some(task);
+    /// Spawns `consumer` on `subscription`.
+    pub(crate) fn spawn(
+        consumer: Consumer,
+        subscription: Box<dyn evbus_transport::Subscription>,
+    ) -> Self {
+        let (finished, done) = watch::channel(false);
+        let running = Self {
+            topic: consumer.topic.to_string(),
+            group: consumer.group.to_string(),
+            stop: consumer.stop.clone(),
+            done,
+        };
+        tokio::spawn(async move {
+            consumer.run(subscription).await;
+            finished.send_replace(true);
+        });
+        running
     }
 
     /// Stops fetching at once.
@@ -50,15 +58,16 @@ impl Running {
         self.stop.cancel();
     }
 
+    /// Whether the consumer task has ended.
+    pub(crate) fn is_done(&self) -> bool {
+        *self.done.borrow()
+    }
+
     /// Waits until the consumer has settled what it took and closed its
-    /// subscription.
+    /// subscription. Any number of callers may wait.
     pub(crate) async fn join(&self) {
-        let task = self.task.lock().take();
-        if let Some(task) = task
-            && let Err(error) = task.await
-        {
-            tracing::error!(topic = %self.topic, %error, "subscription task failed");
-        }
+        // An error means the task is gone (it panicked): nothing to wait for.
+        let _ = self.done.clone().wait_for(|done| *done).await;
     }
 }
 

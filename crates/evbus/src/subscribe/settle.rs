@@ -1,41 +1,26 @@
-//! Settling deliveries once their fate is known: ack after success, ack after
-//! a successful dead-letter publish, nack otherwise. Never an ack before one
-//! of the first two.
+//! Settling deliveries once their job is answered: ack what was handled or
+//! dead-lettered, nack the rest. Never an ack before one of the first two.
 
-use std::{sync::Arc, time::SystemTime};
+use std::{sync::Arc, time::Duration};
 
 use evbus_keyed_pool::{Completion, TaskErrorKind};
-use evbus_transport::{
-    AckHandle, OutgoingMessage,
-    dead_letter::{DeadLetter, Reason},
-};
+use evbus_transport::AckHandle;
 use futures::{StreamExt, stream::FuturesUnordered};
 use tokio::sync::mpsc;
 
-use super::job::{Job, Source};
+use super::job::Verdict;
 use crate::{
     bus::BusInner,
     error::BusError,
-    handler::HandlerError,
+    handler::{DeliveryMeta, HandlerError},
     telemetry::{self, Outcome},
 };
 
-/// A delivery whose fate is being decided.
-pub(crate) enum Pending {
-    /// Handed to the pool; settled when its completion resolves.
-    Pooled {
-        completion: Completion<(), HandlerError>,
-        job: Arc<Job>,
-        ack: AckHandle,
-    },
-    /// Given up on before it reached a handler (undecodable, delivered too
-    /// often).
-    GiveUp {
-        source: Source,
-        reason: Reason,
-        error: String,
-        ack: AckHandle,
-    },
+/// A delivery whose job is in the pool.
+pub(crate) struct Pending {
+    pub completion: Completion<Verdict, HandlerError>,
+    pub meta: DeliveryMeta,
+    pub ack: AckHandle,
 }
 
 /// Settles every pending delivery of one subscription, concurrently, until
@@ -55,124 +40,49 @@ pub(crate) async fn run(bus: Arc<BusInner>, mut pending: mpsc::UnboundedReceiver
 }
 
 async fn settle(bus: Arc<BusInner>, pending: Pending) {
-    match pending {
-        Pending::Pooled {
-            completion,
-            job,
-            ack,
-        } => match completion.await {
-            Ok(()) => {
-                telemetry::handled(Outcome::Handled);
-                finish(&bus, job.source(), ack.ack().await);
+    let Pending {
+        completion,
+        meta,
+        ack,
+    } = pending;
+    let redelivery_delay = bus.config.dead_letter.redelivery_delay;
+    let settled = match completion.await {
+        Ok(Verdict::Handled) => {
+            telemetry::handled(Outcome::Handled);
+            ack.ack().await
+        }
+        Ok(Verdict::DeadLettered) => {
+            telemetry::handled(Outcome::DeadLettered);
+            ack.ack().await
+        }
+        Ok(Verdict::Unhandled) => {
+            telemetry::handled(Outcome::Redelivered);
+            ack.nack(redelivery_delay).await
+        }
+        Err(failure) => match failure.into_kind() {
+            // Given up at close: redeliver it. Every later queued message of
+            // its aggregate was abandoned the same way.
+            TaskErrorKind::Abandoned => {
+                telemetry::handled(Outcome::Abandoned);
+                ack.nack(Duration::ZERO).await
             }
-            Err(failure) => {
-                let attempts = failure.attempts();
-                let first_failure = failure.first_failure();
-                let error = match failure.into_kind() {
-                    TaskErrorKind::Abandoned => {
-                        // Given up at close: redeliver it (and, through the
-                        // pool's drain order, every later queued message of
-                        // its key, which is abandoned the same way).
-                        telemetry::handled(Outcome::Abandoned);
-                        finish(
-                            &bus,
-                            job.source(),
-                            ack.nack(std::time::Duration::ZERO).await,
-                        );
-                        return;
-                    }
-                    TaskErrorKind::Handler(error) => error.to_string(),
-                    TaskErrorKind::Panicked(message) => format!("handler panicked: {message}"),
-                    TaskErrorKind::TimedOut => "handler timed out".to_owned(),
-                    other => format!("{other:?}"),
-                };
-                dead_letter(
-                    &bus,
-                    job.source(),
-                    Reason::HandlerFailed,
-                    error,
-                    attempts,
-                    first_failure,
-                    ack,
-                )
-                .await;
+            other => {
+                // Jobs answer their own last failure; reaching here means
+                // the pool gave up on its own (e.g. its safety net caught a
+                // panic outside the handler). Redeliver rather than lose it.
+                bus.report(BusError::new(
+                    crate::error::BusErrorKind::Internal,
+                    format!(
+                        "{}@{}: {other:?}; it will be redelivered",
+                        meta.topic, meta.position
+                    ),
+                ));
+                telemetry::handled(Outcome::Redelivered);
+                ack.nack(redelivery_delay).await
             }
         },
-        Pending::GiveUp {
-            source,
-            reason,
-            error,
-            ack,
-        } => dead_letter(&bus, &source, reason, error, 0, SystemTime::now(), ack).await,
-    }
-}
-
-/// Publishes a dead-letter copy and acks the original only once it is stored.
-async fn dead_letter(
-    bus: &BusInner,
-    source: &Source,
-    reason: Reason,
-    error: String,
-    attempts: u32,
-    first_failure: SystemTime,
-    ack: AckHandle,
-) {
-    let meta = &source.meta;
-    let Some(topic) = bus.dead_letter_topic(&meta.topic) else {
-        tracing::warn!(topic = %meta.topic, position = %meta.position, %error,
-            "giving up on a message with no dead-letter topic configured: redelivering it");
-        telemetry::handled(Outcome::Redelivered);
-        let delay = bus.config.dead_letter.redelivery_delay;
-        finish(bus, source, ack.nack(delay).await);
-        return;
     };
-    let dead = DeadLetter {
-        original_topic: meta.topic.to_string(),
-        group: meta.group.to_string(),
-        position: meta.position,
-        reason,
-        error,
-        attempts,
-        first_failure,
-    };
-    let mut headers = source.headers.clone();
-    headers.extend(dead.to_headers());
-    let message = OutgoingMessage {
-        key: source.key.clone(),
-        headers,
-        payload: source.payload.clone(),
-        // A retried dead-letter publish (after a failed ack) is dropped by
-        // brokers that deduplicate.
-        dedup_id: Some(format!(
-            "dlq:{}:{}:{}",
-            meta.group, meta.topic, meta.position
-        )),
-    };
-    match bus.transport.publish(&topic, message).await {
-        Ok(_) => {
-            tracing::warn!(topic = %meta.topic, position = %meta.position, dead_letter_topic = %topic,
-                reason = reason.as_str(), error = %dead.error, attempts, "message dead-lettered");
-            telemetry::dead_lettered(reason);
-            telemetry::handled(Outcome::DeadLettered);
-            finish(bus, source, ack.ack().await);
-        }
-        Err(publish_error) => {
-            bus.report(BusError::from(publish_error).context(format!(
-                "dead-lettering {}@{} to `{topic}` failed; the message will be redelivered",
-                meta.topic, meta.position
-            )));
-            telemetry::handled(Outcome::Redelivered);
-            let delay = bus.config.dead_letter.redelivery_delay;
-            finish(bus, source, ack.nack(delay).await);
-        }
-    }
-}
-
-/// Reports a failed settlement. The broker redelivers an unsettled message,
-/// so nothing is lost, but the user must hear of it.
-fn finish(bus: &BusInner, source: &Source, settled: evbus_transport::Result<()>) {
     if let Err(error) = settled {
-        let meta = &source.meta;
         bus.report(BusError::from(error).context(format!(
             "settling {}@{} failed; the broker will redeliver it",
             meta.topic, meta.position

@@ -117,21 +117,25 @@ impl Recorder {
         .await
     }
 
-    /// Waits until `n` distinct (aggregate, version) pairs were handled.
-    pub async fn wait_for_distinct(&self, n: usize) -> anyhow::Result<()> {
-        wait_on(&self.changed, &format!("{n} distinct events"), || {
-            let log = self.log.lock();
-            let distinct: std::collections::HashSet<&(String, i64)> = log.iter().collect();
-            distinct.len() >= n
-        })
-        .await
+    /// Waits until `condition` holds for the handled versions per
+    /// aggregate.
+    pub async fn wait_until(
+        &self,
+        what: &str,
+        mut condition: impl FnMut(&Handled) -> bool,
+    ) -> anyhow::Result<()> {
+        wait_on(&self.changed, what, || condition(&self.by_aggregate())).await
+    }
+
+    pub fn count(&self) -> usize {
+        self.log.lock().len()
     }
 
     pub fn versions(&self, aggregate: &str) -> Vec<i64> {
         self.by_aggregate().remove(aggregate).unwrap_or_default()
     }
 
-    fn by_aggregate(&self) -> Handled {
+    pub fn by_aggregate(&self) -> Handled {
         let mut handled = Handled::new();
         for (aggregate, version) in self.log.lock().iter() {
             handled.entry(aggregate.clone()).or_default().push(*version);
