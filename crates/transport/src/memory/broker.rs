@@ -189,6 +189,17 @@ impl BrokerInner {
         true
     }
 
+    /// The persistence a topic has, or will have when first used.
+    pub fn persistence(&self, name: &str) -> Persistence {
+        if let Some(topic) = self.find(name) {
+            return topic.state.lock().persistence;
+        }
+        let registered = self.registered.lock().get(name).map(|o| o.persistence);
+        registered
+            .unwrap_or(Persistence::Auto)
+            .resolve(self.config.default_persistence)
+    }
+
     pub fn register(&self, name: &str, options: &TopicOptions) {
         self.registered
             .lock()

@@ -184,3 +184,15 @@ async fn limits_and_names_are_checked_before_storing() {
     let error = MemoryTransport::new(MemoryConfig::default().partitions(0)).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Config);
 }
+
+#[tokio::test]
+async fn ephemeral_topics_declare_they_are_not_persistent() {
+    let transport = MemoryTransport::default();
+    transport.register_topic(
+        "scratch",
+        &TopicOptions::new().persistence(evbus_topics::Persistence::Ephemeral),
+    );
+    assert!(!transport.capabilities("scratch").persistent);
+    assert!(transport.capabilities("scratch").redelivery);
+    assert!(transport.capabilities("orders").persistent);
+}

@@ -9,7 +9,7 @@ use std::{
 };
 
 use async_trait::async_trait;
-use evbus_topics::{TopicAdmin, TopicOptions};
+use evbus_topics::{Persistence, TopicAdmin, TopicOptions};
 use parking_lot::Mutex;
 
 use super::{
@@ -211,8 +211,17 @@ impl Transport for MemoryTransport {
         NAME
     }
 
-    fn capabilities(&self, _topic: &str) -> Capabilities {
-        Capabilities::full(self.broker.inner.config.max_message_bytes)
+    fn capabilities(&self, topic: &str) -> Capabilities {
+        let full = Capabilities::full(self.broker.inner.config.max_message_bytes);
+        match self.broker.inner.persistence(topic) {
+            // An ephemeral topic still redelivers while the broker runs, but
+            // a restart drops its messages.
+            Persistence::Ephemeral => Capabilities {
+                persistent: false,
+                ..full
+            },
+            _ => full,
+        }
     }
 
     fn validate_topic(&self, topic: &str, usage: TopicUse) -> Result<()> {
