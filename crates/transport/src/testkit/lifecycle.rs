@@ -205,7 +205,7 @@ pub(super) async fn publisher_close(ctx: Ctx) -> Result<()> {
     tokio::time::timeout(WITHIN, progress_rx.wait_for(|&n| n >= TASKS * EACH / 2))
         .await
         .context("publishers made no progress")??;
-    publisher.flush().await.context("flush")?;
+    // No flush first: close itself must flush what is outstanding.
     publisher.close().await.context("close")?;
     join_all(tasks).await?;
 
