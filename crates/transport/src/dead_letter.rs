@@ -24,6 +24,22 @@ pub const ATTEMPTS: &str = "evbus-dlq-attempts";
 /// Header: when the first attempt failed, RFC 3339 UTC.
 pub const FIRST_FAILURE: &str = "evbus-dlq-first-failure";
 
+/// The longest error text carried in the [`ERROR`] header, in characters.
+pub const MAX_ERROR_CHARS: usize = 1_000;
+
+/// An error text every broker carries as a header value: control characters
+/// (line breaks in a panic message, say) become spaces, surrounding spaces go,
+/// and it is cut at [`MAX_ERROR_CHARS`]. NATS rejects CR/LF in header values,
+/// and a dead letter that can never be published would hold its aggregate.
+fn header_safe(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_ERROR_CHARS)
+        .collect();
+    cleaned.trim().to_owned()
+}
+
 /// Why a message was dead-lettered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
@@ -88,7 +104,7 @@ impl DeadLetter {
             ),
             (ORIGINAL_OFFSET.into(), self.position.offset.to_string()),
             (REASON.into(), self.reason.as_str().into()),
-            (ERROR.into(), self.error.clone()),
+            (ERROR.into(), header_safe(&self.error)),
             (ATTEMPTS.into(), self.attempts.to_string()),
             (FIRST_FAILURE.into(), first_failure),
         ]
@@ -118,6 +134,24 @@ impl DeadLetter {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn error_text_is_made_safe_for_every_broker() {
+        let dead = DeadLetter {
+            original_topic: "t".into(),
+            group: "g".into(),
+            position: Position::default(),
+            reason: Reason::HandlerFailed,
+            error: format!("  line one\r\nline two\t{}", "x".repeat(2_000)),
+            attempts: 1,
+            first_failure: SystemTime::UNIX_EPOCH,
+        };
+        let headers = dead.to_headers();
+        let error = header(&headers, ERROR).unwrap();
+        assert!(error.starts_with("line one  line two x"), "{error}");
+        assert!(!error.chars().any(char::is_control));
+        assert_eq!(error.chars().count(), MAX_ERROR_CHARS - 2);
+    }
 
     #[test]
     fn headers_round_trip() {
