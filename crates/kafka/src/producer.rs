@@ -1,0 +1,246 @@
+//! The idempotent producer: bounded in-flight publishes, one delivery
+//! report per publish.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use evbus_transport::{ErrorKind, OutgoingMessage, Position, Receipt, Result, TransportError};
+use rdkafka::{
+    ClientContext,
+    config::RDKafkaLogLevel,
+    error::KafkaError,
+    message::{Header, Message, OwnedHeaders},
+    producer::{BaseRecord, DeliveryResult, Producer as _, ProducerContext, ThreadedProducer},
+    types::RDKafkaErrorCode,
+};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+
+use crate::{NAME, config::KafkaConfig, error, logs};
+
+/// How long a publish waits before retrying when librdkafka's local queue is
+/// full (only when user properties shrank it below `max_in_flight`).
+const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(5);
+
+/// What the delivery callback sends back to the waiting publish.
+type Outcome = std::result::Result<Position, KafkaError>;
+
+/// One publish on its way: where to report, and its in-flight slot, freed
+/// when the report arrives even if the publishing future was dropped.
+pub(crate) struct Pending {
+    report: oneshot::Sender<Outcome>,
+    _slot: OwnedSemaphorePermit,
+}
+
+/// Receives delivery reports on the producer's polling thread.
+pub(crate) struct DeliveryContext {
+    /// Cleared when the brokers cannot be reached, set by a successful delivery.
+    connected: Arc<AtomicBool>,
+}
+
+impl ClientContext for DeliveryContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        logs::log(level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        if logs::is_connection_error(&error) {
+            self.connected.store(false, Ordering::Relaxed);
+        }
+        logs::client_error(&error, reason);
+    }
+}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = Box<Pending>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, pending: Box<Pending>) {
+        let outcome = match result {
+            Ok(message) => {
+                self.connected.store(true, Ordering::Relaxed);
+                Ok(Position {
+                    partition: u32::try_from(message.partition()).unwrap_or_default(),
+                    offset: u64::try_from(message.offset()).unwrap_or_default(),
+                })
+            }
+            Err((error, _)) => Err(error.clone()),
+        };
+        // The publisher may have stopped waiting (its future was dropped);
+        // the slot is freed either way when `pending` drops here.
+        let _ = pending.report.send(outcome);
+    }
+}
+
+/// A publish handed to librdkafka, waiting for its delivery report.
+pub(crate) struct InFlight {
+    topic: String,
+    report: oneshot::Receiver<Outcome>,
+}
+
+impl InFlight {
+    /// Waits for the broker's answer.
+    pub async fn receipt(self) -> Result<Receipt> {
+        match self.report.await {
+            Ok(Ok(position)) => Ok(Receipt {
+                position,
+                duplicate: false,
+            }),
+            Ok(Err(err)) => Err(error::produce_error(err, &self.topic)),
+            Err(_) => Err(TransportError::new(
+                ErrorKind::Closed,
+                NAME,
+                "the producer was closed before the broker answered",
+            )
+            .with_topic(&self.topic)),
+        }
+    }
+}
+
+/// The transport's producer.
+pub(crate) struct Producer {
+    inner: ThreadedProducer<DeliveryContext>,
+    slots: Arc<Semaphore>,
+    max_in_flight: u32,
+    publish_timeout: Duration,
+    max_payload: usize,
+    connected: Arc<AtomicBool>,
+}
+
+impl Producer {
+    pub fn new(config: &KafkaConfig) -> Result<Self> {
+        let max_in_flight = u32::try_from(config.max_in_flight)
+            .unwrap_or(u32::MAX)
+            .min(Semaphore::MAX_PERMITS as u32);
+        let connected = Arc::new(AtomicBool::new(true));
+        let inner = config
+            .producer()
+            .create_with_context(DeliveryContext {
+                connected: connected.clone(),
+            })
+            .map_err(error::config_error)?;
+        Ok(Self {
+            inner,
+            slots: Arc::new(Semaphore::new(max_in_flight as usize)),
+            max_in_flight,
+            publish_timeout: config.publish_timeout,
+            max_payload: config.max_payload_bytes(),
+            connected,
+        })
+    }
+
+    /// Whether the last thing heard from the brokers was good.
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    /// The largest accepted [`OutgoingMessage::wire_size`].
+    pub fn max_payload(&self) -> usize {
+        self.max_payload
+    }
+
+    /// Checks the message size: fails before anything is sent.
+    pub fn check_size(&self, topic: &str, message: &OutgoingMessage) -> Result<()> {
+        let size = message.wire_size();
+        if size > self.max_payload {
+            return Err(TransportError::new(
+                ErrorKind::TooLarge,
+                NAME,
+                format!(
+                    "{size} bytes (payload, key and headers) exceed the limit of {} bytes \
+                     (`max_message_bytes` less record framing)",
+                    self.max_payload
+                ),
+            )
+            .with_topic(topic));
+        }
+        Ok(())
+    }
+
+    /// Hands the message to librdkafka once an in-flight slot is free.
+    /// Messages enqueued one after another keep their order per partition
+    /// (the idempotent producer never reorders).
+    pub async fn enqueue(&self, topic: &str, message: &OutgoingMessage) -> Result<InFlight> {
+        let slot =
+            match tokio::time::timeout(self.publish_timeout, self.slots.clone().acquire_owned())
+                .await
+            {
+                Ok(Ok(slot)) => slot,
+                Ok(Err(_)) => return Err(TransportError::closed(NAME, "the transport")),
+                Err(_) => {
+                    return Err(TransportError::new(
+                        ErrorKind::Timeout,
+                        NAME,
+                        format!(
+                            "{} publishes in flight and none finished within the publish timeout \
+                         ({:?}); nothing was sent",
+                            self.max_in_flight, self.publish_timeout
+                        ),
+                    )
+                    .with_topic(topic));
+                }
+            };
+        let (report, receiver) = oneshot::channel();
+        let pending = Box::new(Pending {
+            report,
+            _slot: slot,
+        });
+        let mut headers = OwnedHeaders::new_with_capacity(message.headers.len());
+        for (name, value) in &message.headers {
+            headers = headers.insert(Header {
+                key: name,
+                value: Some(value.as_bytes()),
+            });
+        }
+        let mut record: BaseRecord<'_, str, [u8], Box<Pending>> =
+            BaseRecord::with_opaque_to(topic, pending)
+                .payload(&message.payload[..])
+                .headers(headers);
+        if let Some(key) = &message.key {
+            record = record.key(key.as_str());
+        }
+        let deadline = tokio::time::Instant::now() + self.publish_timeout;
+        loop {
+            match self.inner.send(record) {
+                Ok(()) => {
+                    return Ok(InFlight {
+                        topic: topic.to_owned(),
+                        report: receiver,
+                    });
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    record = back;
+                    tokio::time::sleep(QUEUE_FULL_BACKOFF).await;
+                }
+                // Dropping the record frees its slot.
+                Err((err, _)) => return Err(error::produce_error(err, topic)),
+            }
+        }
+    }
+
+    /// Waits until every publish enqueued before the call has its report.
+    pub async fn flush(&self) -> Result<()> {
+        // The semaphore is fair: taking every slot waits for exactly the
+        // publishes holding one now (and those already waiting for one).
+        match self.slots.acquire_many(self.max_in_flight).await {
+            Ok(_all) => Ok(()),
+            Err(_) => Err(TransportError::closed(NAME, "the transport")),
+        }
+    }
+
+    /// Flushes, then refuses new publishes. Returns the client to drop on a
+    /// blocking thread (dropping joins its polling thread).
+    pub async fn close(&self) -> Result<()> {
+        let flushed = self.flush().await;
+        self.slots.close();
+        // Reports are all in; this only makes librdkafka's own queues empty.
+        let inner = self.inner.clone();
+        let _ = tokio::task::spawn_blocking(move || inner.flush(Duration::from_secs(1))).await;
+        flushed
+    }
+}
