@@ -5,7 +5,7 @@ mod bus_suite;
 use std::{process::ExitCode, sync::Arc};
 
 use async_trait::async_trait;
-use bus_suite::{BusFactory, Configure};
+use bus_suite::{BusFactory, support::Configure};
 use evbus::{
     BusConfig, ErrorCallback, EventBus,
     transport::memory::{MemoryBroker, MemoryConfig},

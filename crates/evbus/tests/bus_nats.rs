@@ -2,46 +2,26 @@
 
 mod bus_suite;
 
-use std::process::ExitCode;
+use std::{process::ExitCode, sync::Arc};
 
-use async_trait::async_trait;
-use bus_suite::{BusFactory, Configure};
-use evbus::{Backend, BusConfig, ErrorCallback, EventBus, nats::testkit::NatsServer};
-
-struct Nats {
-    server: NatsServer,
-}
-
-#[async_trait]
-impl BusFactory for Nats {
-    fn name(&self) -> &'static str {
-        "nats"
-    }
-
-    async fn build(
-        &self,
-        configure: Configure,
-        on_error: Option<ErrorCallback>,
-    ) -> anyhow::Result<EventBus> {
-        let mut config = BusConfig::default();
-        config.backend = Backend::Nats;
-        config.nats.servers = vec![self.server.url()];
-        configure(&mut config);
-        let mut builder = EventBus::builder().config(config);
-        if let Some(callback) = on_error {
-            builder = builder.on_error(move |error| callback(error));
-        }
-        Ok(builder.build().await?)
-    }
-}
+use bus_suite::support::Configured;
+use evbus::{Backend, BusConfig, nats::testkit::NatsServer};
 
 fn main() -> ExitCode {
     let server = match NatsServer::start() {
-        Ok(server) => server,
+        Ok(server) => Arc::new(server),
         Err(error) => {
             eprintln!("{error}");
             return ExitCode::FAILURE;
         }
     };
-    bus_suite::run(Nats { server })
+    bus_suite::run(Configured {
+        name: "nats",
+        base: Box::new(move || {
+            let mut config = BusConfig::default();
+            config.backend = Backend::Nats;
+            config.nats.servers = vec![server.url()];
+            config
+        }),
+    })
 }

@@ -3,7 +3,7 @@
 //! backpressure, close). One suite, run once per enabled backend by
 //! `bus_memory.rs`, `bus_nats.rs` and `bus_kafka.rs`.
 
-mod support;
+pub mod support;
 
 use std::{
     collections::HashMap,
@@ -23,7 +23,7 @@ use evbus::{
 use libtest_mimic::{Arguments, Failed, Trial};
 use tokio::sync::Notify;
 
-pub use support::{BusFactory, Configure};
+pub use support::BusFactory;
 use support::{Recorder, envelope, unique};
 
 /// Each scenario's time limit.
@@ -124,6 +124,21 @@ async fn ordering_through_pool(factory: Arc<dyn BusFactory>) -> anyhow::Result<(
     recorder.assert_in_order(aggregates, versions)?;
     bus.close().await?;
     Ok(())
+}
+
+/// Subscribes a handler that records every event it gets.
+async fn record_all(bus: &EventBus, topic: &str) -> anyhow::Result<Recorder> {
+    let recorder = Recorder::default();
+    let r = recorder.clone();
+    bus.subscribe_envelope(topic, move |event: Envelope, _| {
+        let r = r.clone();
+        async move {
+            r.record(event.aggregate_id(), event.event_version());
+            Ok(())
+        }
+    })
+    .await?;
+    Ok(recorder)
 }
 
 async fn publish_rounds(
@@ -299,16 +314,7 @@ async fn dead_letter_after_exhausted_retries(factory: Arc<dyn BusFactory>) -> an
 async fn dead_letter_undecodable_bytes(factory: Arc<dyn BusFactory>) -> anyhow::Result<()> {
     let (bus, topic) = bus_with_topic(&factory, |_| {}).await?;
     let dead = support::dead_letters(&bus, &topic).await?;
-    let recorder = Recorder::default();
-    let r = recorder.clone();
-    bus.subscribe_envelope(&topic, move |event: Envelope, _| {
-        let r = r.clone();
-        async move {
-            r.record(event.aggregate_id(), event.event_version());
-            Ok(())
-        }
-    })
-    .await?;
+    let recorder = record_all(&bus, &topic).await?;
     let garbage = OutgoingMessage::new(&b"\xff\x00 not an envelope"[..]).with_key("junk");
     bus.publish_message(&topic, garbage).await?;
     bus.publish_envelope(&topic, &envelope("fine", 1)).await?;

@@ -51,6 +51,38 @@ pub trait BusFactory: Send + Sync + 'static {
     }
 }
 
+/// Buses on a broker reached through configuration alone (NATS, Kafka):
+/// `base` gives the backend's configuration, the scenario adjusts it.
+#[allow(
+    dead_code,
+    reason = "the broker suites use it; bus_memory shares a broker instead"
+)]
+pub struct Configured {
+    pub name: &'static str,
+    pub base: Box<dyn Fn() -> BusConfig + Send + Sync>,
+}
+
+#[async_trait]
+impl BusFactory for Configured {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    async fn build(
+        &self,
+        configure: Configure,
+        on_error: Option<ErrorCallback>,
+    ) -> anyhow::Result<EventBus> {
+        let mut config = (self.base)();
+        configure(&mut config);
+        let mut builder = EventBus::builder().config(config);
+        if let Some(callback) = on_error {
+            builder = builder.on_error(move |error| callback(error));
+        }
+        Ok(builder.build().await?)
+    }
+}
+
 /// A topic name no other scenario or run uses (topics are never deleted).
 pub fn unique(prefix: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
