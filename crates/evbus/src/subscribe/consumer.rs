@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use evbus_envelope::{aggregate_id_of, decode_any};
 use evbus_keyed_pool::SubmitError;
-use evbus_transport::{Delivery, ErrorKind, Subscription, dead_letter::Reason};
+use evbus_transport::{AckHandle, Delivery, ErrorKind, Subscription, dead_letter::Reason};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -88,8 +88,16 @@ impl Consumer {
                 }
                 Ok(batch) => {
                     failures = 0;
-                    for delivery in batch {
-                        if !self.dispatch(delivery, pending).await {
+                    let mut batch = batch.into_iter();
+                    while let Some(delivery) = batch.next() {
+                        if let Err(unsubmitted) = self.dispatch(delivery, pending).await {
+                            // Stopping: what was fetched but not handed to
+                            // the pool is given up with the rest, so it is
+                            // nacked in broker order with them.
+                            let rest = batch.map(|d| (self.meta_of(&d), d.ack));
+                            for (meta, ack) in std::iter::once(unsubmitted).chain(rest) {
+                                let _ = pending.send(Pending::GivenUp { meta, ack });
+                            }
                             return;
                         }
                     }
@@ -133,27 +141,34 @@ impl Consumer {
         }
     }
 
+    /// The delivery metadata handlers see.
+    fn meta_of(&self, delivery: &Delivery) -> DeliveryMeta {
+        DeliveryMeta {
+            topic: self.topic.clone(),
+            group: self.group.clone(),
+            delivery_count: delivery.delivery_count,
+            position: delivery.position,
+        }
+    }
+
     /// Hands one delivery to the pool as a job: its handler, or, for bytes
     /// that do not decode and messages delivered too often, the dead-letter
-    /// step alone. Returns `false` when the consumer must stop; an
-    /// unsubmitted delivery is then dropped unsettled, so the broker
-    /// redelivers it.
-    async fn dispatch(&self, delivery: Delivery, pending: &mpsc::UnboundedSender<Pending>) -> bool {
+    /// step alone. Hands the delivery's handle back when the consumer must stop
+    /// before the pool took it.
+    async fn dispatch(
+        &self,
+        delivery: Delivery,
+        pending: &mpsc::UnboundedSender<Pending>,
+    ) -> Result<(), (DeliveryMeta, AckHandle)> {
+        let meta = self.meta_of(&delivery);
         let Delivery {
-            topic: _,
             key,
             headers,
             payload,
             delivery_count,
-            position,
             ack,
+            ..
         } = delivery;
-        let meta = DeliveryMeta {
-            topic: self.topic.clone(),
-            group: self.group.clone(),
-            delivery_count,
-            position,
-        };
         // The aggregate as the headers or the record key name it; an
         // envelope's own aggregate id wins once it is decoded.
         let mut aggregate = aggregate_id_of(None, &headers, key.as_deref(), None);
@@ -194,24 +209,24 @@ impl Consumer {
         loop {
             let submitted = tokio::select! {
                 biased;
-                () = self.stop.cancelled() => return false,
+                () = self.stop.cancelled() => return Err((meta, ack)),
                 submitted = self.bus.pool.submit(key.clone(), job.clone()) => submitted,
             };
             match submitted {
                 Ok(completion) => {
-                    return pending
-                        .send(Pending {
-                            completion,
-                            meta,
-                            ack,
-                        })
-                        .is_ok();
+                    // The settler outlives this loop, so the send cannot fail.
+                    let _ = pending.send(Pending::Pooled {
+                        completion,
+                        meta,
+                        ack,
+                    });
+                    return Ok(());
                 }
                 // Another subscription took the room first. A full pool
                 // only makes the fetch loop wait: never a nack, never a
                 // drop; the lease is kept alive meanwhile.
                 Err(SubmitError::Full(_)) => job.keep_alive(),
-                Err(_) => return false,
+                Err(_) => return Err((meta, ack)),
             }
         }
     }
