@@ -202,9 +202,11 @@ pub struct KafkaConfig {
     /// also committed on revoke and close. Default: 100 ms.
     #[serde(with = "humantime_serde")]
     pub commit_interval: Duration,
-    /// How long a revoke or a subscription close waits for deliveries already
-    /// handed out to be settled before committing what finished; those not
-    /// settled in time are redelivered to the group. Default: 10 s.
+    /// How long a revoke waits for deliveries already handed out to be
+    /// settled before committing what finished; those not settled in time
+    /// are redelivered to the group, possibly while their handlers still run
+    /// here, so keep it above the longest handler. (A subscription close does
+    /// not wait: the facade drains its handlers first.) Default: 10 s.
     #[serde(with = "humantime_serde")]
     pub drain_timeout: Duration,
     /// Partitions of a topic created without

@@ -43,6 +43,15 @@ impl JetStreamAcker {
     }
 }
 
+/// Marks a sequence settled when dropped, on every path.
+struct LeavesInFlight<'a>(&'a PullShared, u64);
+
+impl Drop for LeavesInFlight<'_> {
+    fn drop(&mut self) {
+        self.0.settled(self.1);
+    }
+}
+
 #[async_trait]
 impl Acker for JetStreamAcker {
     async fn settle(&self, settlement: Settlement) -> Result<()> {
@@ -55,12 +64,15 @@ impl Acker for JetStreamAcker {
             Settlement::Nack(delay) => AckKind::Nak(Some(delay)),
             Settlement::Reject => AckKind::Term,
         };
+        // Leaves the in-flight set even if this future is cancelled before
+        // the publish went out: the server then redelivers the message and
+        // the copy must be handed out, not dropped as a duplicate.
+        let _leaves_in_flight = LeavesInFlight(&self.shared, self.sequence);
         let sent = self
             .shared
             .client
             .publish(self.reply.clone(), kind.into())
             .await;
-        self.shared.settled(self.sequence);
         sent.map_err(|error| {
             TransportError::new(
                 ErrorKind::Closed,

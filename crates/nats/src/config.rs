@@ -197,7 +197,10 @@ pub struct NatsConfig {
     /// In ordered mode, how long the active member may go without pulling
     /// before JetStream hands the group to a standby member (the consumer's
     /// `priority_timeout`). A member that closes its subscription hands over
-    /// at once. Default: `30s`.
+    /// at once. Keep it above `ack_wait + fetch_max_wait`: then a crashed
+    /// member's unsettled messages come back before the group moves, so the
+    /// standby receives them before newer ones. Default: `35s` (with the
+    /// default `ack_wait` of 30 s).
     #[serde(with = "humantime_serde")]
     pub pinned_ttl: Duration,
     /// JetStream duplicate window of created streams: a publish with the
@@ -226,7 +229,7 @@ impl Default for NatsConfig {
             stream_prefix: "EVBUS_".into(),
             default_persistence: Persistence::Persistent,
             group_mode: GroupMode::Ordered,
-            pinned_ttl: Duration::from_secs(30),
+            pinned_ttl: Duration::from_secs(35),
             duplicate_window: Duration::from_secs(120),
         }
     }

@@ -160,6 +160,29 @@ async fn subscribe_jetstream(
             ),
         ));
     }
+    // A consumer made elsewhere with other ack rules would confirm messages
+    // still being handled (ack all) or stop redelivering silently (a finite
+    // max_deliver): refuse it rather than weaken the guarantee.
+    if actual.ack_policy != AckPolicy::Explicit || actual.max_deliver > 0 {
+        return Err(error::on_topic(
+            ErrorKind::Config,
+            topic,
+            format!(
+                "consumer `{consumer_name}` on stream `{stream}` exists with ack policy {:?} and \
+                 max_deliver {}; evbus needs explicit acks and unlimited deliveries (-1): delete \
+                 it or use another group name",
+                actual.ack_policy, actual.max_deliver
+            ),
+        ));
+    }
+    if ordered && config.pinned_ttl < actual.ack_wait + config.fetch_max_wait {
+        tracing::warn!(
+            topic, group, pinned_ttl = ?config.pinned_ttl, ack_wait = ?actual.ack_wait,
+            "pinned_ttl is shorter than ack_wait + fetch_max_wait: if the active member \
+             crashes, the standby may first receive newer messages of a key before the \
+             crashed member's unsettled ones come back"
+        );
+    }
     let actual_ordered = actual.priority_policy == PriorityPolicy::PinnedClient;
     if actual_ordered != ordered {
         let mode = |ordered| if ordered { "ordered" } else { "shared" };
@@ -184,7 +207,8 @@ async fn subscribe_jetstream(
     let api_prefix = "$JS.API";
     let shared = Arc::new(PullShared::new(
         inner.jetstream.clone(),
-        config.ack_wait,
+        // The consumer's own AckWait: it keeps the one it was created with.
+        actual.ack_wait,
         ordered.then(|| format!("{api_prefix}.CONSUMER.UNPIN.{stream}.{consumer_name}")),
     ));
     if ordered {
