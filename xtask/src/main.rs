@@ -4,6 +4,7 @@
 mod brokers;
 mod cmd;
 mod demo;
+mod perf;
 mod test;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +27,8 @@ enum Command {
     Brokers,
     /// Runs the demo on the in-memory transport (release build).
     Demo(demo::Args),
+    /// Performance suites side by side with the raw clients (release build).
+    Perf(perf::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -38,5 +41,6 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo(args) => demo::run(args),
+        Command::Perf(args) => perf::run(args),
     }
 }

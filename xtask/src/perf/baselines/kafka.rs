@@ -1,0 +1,295 @@
+//! The raw rdkafka baseline: a `FutureProducer` with evbus-kafka's producer
+//! settings and in-flight window, and a `StreamConsumer` with its consumer
+//! settings that stores each handled offset and commits every
+//! `commit_interval`, as evbus-kafka does.
+
+use std::{ops::Range, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use evbus::{OutgoingMessage, kafka::KafkaConfig, transport::Transport};
+use rdkafka::{
+    ClientConfig, Message,
+    consumer::{CommitMode, Consumer, StreamConsumer},
+    message::{Header, Headers, OwnedHeaders},
+    producer::{FutureProducer, FutureRecord},
+    util::Timeout,
+};
+use tokio::{
+    sync::{OwnedSemaphorePermit, Semaphore, oneshot},
+    task::JoinHandle,
+};
+
+use crate::perf::{
+    baselines::pipeline,
+    setup::{create_topics, fresh_group},
+    side::{Run, Side, WARMUP_TIMEOUT},
+    workload::{Schedule, Sink, Work, identity_from_headers, warmup},
+};
+
+/// What the report says about this baseline.
+pub fn settings(config: &KafkaConfig) -> String {
+    format!(
+        "rdkafka FutureProducer: enable.idempotence=true, acks=all, partitioner=fnv1a_random, \
+         message.timeout.ms={}, queue.buffering.max.messages={}, in-flight window {} \
+         (evbus-kafka max_in_flight); record key = aggregate id, the same headers; \
+         StreamConsumer: cooperative-sticky, session {:?}, heartbeat {:?}, no auto commit, \
+         offset stored per handled message, async commit every {:?} (evbus-kafka \
+         commit_interval); topics of {} partitions",
+        config.publish_timeout.as_millis(),
+        config.max_in_flight,
+        config.max_in_flight,
+        config.session_timeout,
+        config.heartbeat_interval,
+        config.commit_interval,
+        config
+            .default_partitions
+            .map_or("the broker's default".to_owned(), |p| p.to_string()),
+    )
+}
+
+/// Raw rdkafka against one broker, with evbus-kafka's configuration.
+pub struct RawKafka {
+    pub config: KafkaConfig,
+    pub admin: Arc<dyn Transport>,
+}
+
+/// An open raw Kafka run.
+pub struct KafkaRun {
+    producer: FutureProducer,
+    window: Arc<Semaphore>,
+    publish_timeout: Duration,
+    consumers: Vec<(oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>)>,
+}
+
+fn millis(duration: Duration) -> String {
+    duration.as_millis().to_string()
+}
+
+/// evbus-kafka's client settings shared by producer and consumer
+/// (plaintext, no user properties).
+fn base(config: &KafkaConfig) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client
+        .set("bootstrap.servers", config.bootstrap_servers.join(","))
+        .set("client.id", &config.client_id)
+        .set("allow.auto.create.topics", "false")
+        .set("security.protocol", "plaintext");
+    client
+}
+
+fn producer_config(config: &KafkaConfig) -> ClientConfig {
+    let mut client = base(config);
+    client
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("message.timeout.ms", millis(config.publish_timeout))
+        .set(
+            "topic.metadata.propagation.max.ms",
+            millis(config.missing_topic_timeout),
+        )
+        .set("message.max.bytes", config.max_message_bytes.to_string())
+        .set(
+            "queue.buffering.max.messages",
+            config.max_in_flight.clamp(1, 10_000_000).to_string(),
+        )
+        .set("partitioner", "fnv1a_random");
+    client
+}
+
+fn consumer_config(config: &KafkaConfig, group: &str) -> ClientConfig {
+    let mut client = base(config);
+    client
+        .set("session.timeout.ms", millis(config.session_timeout))
+        .set("heartbeat.interval.ms", millis(config.heartbeat_interval))
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .set(
+            "fetch.message.max.bytes",
+            config.max_message_bytes.to_string(),
+        )
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "false");
+    client
+}
+
+fn record<'a>(topic: &'a str, message: &'a OutgoingMessage) -> FutureRecord<'a, str, [u8]> {
+    let mut headers = OwnedHeaders::new_with_capacity(message.headers.len());
+    for (name, value) in &message.headers {
+        headers = headers.insert(Header {
+            key: name,
+            value: Some(value.as_bytes()),
+        });
+    }
+    let mut record = FutureRecord::to(topic)
+        .payload(&message.payload[..])
+        .headers(headers);
+    if let Some(key) = &message.key {
+        record = record.key(key.as_str());
+    }
+    record
+}
+
+async fn consume(
+    consumer: StreamConsumer,
+    sink: Arc<Sink>,
+    commit_every: Duration,
+    mut stop: oneshot::Receiver<()>,
+) -> anyhow::Result<()> {
+    let mut commit = tokio::time::interval(commit_every);
+    let mut stored = false;
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = commit.tick() => {
+                if stored {
+                    // Nothing stored yet fails with NoOffset: not an error.
+                    consumer.commit_consumer_state(CommitMode::Async)?;
+                    stored = false;
+                }
+            }
+            message = consumer.recv() => {
+                let message = message.context("consuming")?;
+                if let Some(headers) = message.headers() {
+                    let identity = identity_from_headers(
+                        headers
+                            .iter()
+                            .map(|h| (h.key, h.value.unwrap_or_default())),
+                    );
+                    if let Some((aggregate, version)) = identity {
+                        sink.record(&aggregate, version);
+                    }
+                }
+                consumer.store_offset_from_message(&message)?;
+                stored = true;
+            }
+        }
+    }
+    if stored {
+        consumer.commit_consumer_state(CommitMode::Sync)?;
+    }
+    // Leaving the group blocks: not on a runtime worker.
+    tokio::task::spawn_blocking(move || drop(consumer)).await?;
+    Ok(())
+}
+
+impl Side for RawKafka {
+    type Run = KafkaRun;
+
+    async fn open(&self, topics: &[String], sink: Option<Arc<Sink>>) -> anyhow::Result<KafkaRun> {
+        create_topics(&self.admin, topics).await?;
+        let producer: FutureProducer = producer_config(&self.config)
+            .create()
+            .context("creating the producer")?;
+        let mut run = KafkaRun {
+            producer,
+            window: Arc::new(Semaphore::new(self.config.max_in_flight)),
+            publish_timeout: self.config.publish_timeout,
+            consumers: Vec::new(),
+        };
+        if let Some(sink) = sink {
+            let group = fresh_group();
+            for topic in topics {
+                let consumer: StreamConsumer = consumer_config(&self.config, &group)
+                    .create()
+                    .context("creating the consumer")?;
+                consumer.subscribe(&[topic.as_str()])?;
+                let (stop, stopped) = oneshot::channel();
+                let task = tokio::spawn(consume(
+                    consumer,
+                    sink.clone(),
+                    self.config.commit_interval,
+                    stopped,
+                ));
+                run.consumers.push((stop, task));
+            }
+            for topic in topics {
+                let (_, wire) = warmup()?;
+                run.producer
+                    .send(record(topic, &wire), Timeout::After(run.publish_timeout))
+                    .await
+                    .map_err(|(e, _)| e)?;
+            }
+            sink.wait_warm(WARMUP_TIMEOUT).await?;
+        }
+        Ok(run)
+    }
+}
+
+impl KafkaRun {
+    /// Takes a window slot and hands the record to librdkafka.
+    async fn enqueue(
+        &self,
+        topic: &str,
+        message: &OutgoingMessage,
+    ) -> anyhow::Result<(rdkafka::producer::DeliveryFuture, OwnedSemaphorePermit)> {
+        let slot = self.window.clone().acquire_owned().await?;
+        let delivery = self
+            .producer
+            .send_result(record(topic, message))
+            .map_err(|(e, _)| e)?;
+        Ok((delivery, slot))
+    }
+}
+
+async fn delivered(
+    delivery: rdkafka::producer::DeliveryFuture,
+    slot: OwnedSemaphorePermit,
+) -> anyhow::Result<()> {
+    let result = delivery.await;
+    drop(slot);
+    result?.map_err(|(e, _)| e)?;
+    Ok(())
+}
+
+impl Run for KafkaRun {
+    async fn send_sync(&self, topic: &str, work: &Work, index: usize) -> anyhow::Result<()> {
+        let (delivery, slot) = self.enqueue(topic, &work.wires[index]).await?;
+        delivered(delivery, slot).await
+    }
+
+    async fn send_async_all(
+        &self,
+        topics: &[String],
+        work: &Work,
+        schedule: Option<&Schedule>,
+    ) -> anyhow::Result<()> {
+        pipeline(work, schedule, |index| async move {
+            let topic = &topics[work.topics[index]];
+            let (delivery, slot) = self.enqueue(topic, &work.wires[index]).await?;
+            Ok(delivered(delivery, slot))
+        })
+        .await
+    }
+
+    async fn send_batch(
+        &self,
+        topic: &str,
+        work: &Work,
+        range: Range<usize>,
+    ) -> anyhow::Result<()> {
+        let mut sent = Vec::with_capacity(range.len());
+        for message in &work.wires[range] {
+            sent.push(self.enqueue(topic, message).await?);
+        }
+        for (delivery, slot) in sent {
+            delivered(delivery, slot).await?;
+        }
+        Ok(())
+    }
+
+    async fn close(self) -> anyhow::Result<()> {
+        for (stop, task) in self.consumers {
+            let _ = stop.send(());
+            task.await??;
+        }
+        let producer = self.producer;
+        tokio::task::spawn_blocking(move || {
+            use rdkafka::producer::Producer as _;
+            let _ = producer.flush(Timeout::After(Duration::from_secs(10)));
+        })
+        .await?;
+        Ok(())
+    }
+}

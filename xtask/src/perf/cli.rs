@@ -1,0 +1,90 @@
+//! Command-line options of `cargo xtask perf`.
+
+use std::fmt;
+
+/// Which broker(s) the suites run against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TransportChoice {
+    /// The embedded in-memory transport (baseline: a tokio channel).
+    Memory,
+    /// NATS JetStream (baseline: raw async-nats).
+    Nats,
+    /// Kafka on tansu (baseline: raw rdkafka).
+    Kafka,
+    /// All three.
+    All,
+}
+
+/// The suites.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum ScenarioName {
+    /// Sync, async (bounded window) and batch publish of 256-byte envelopes.
+    Publish,
+    /// N envelopes over K aggregates through the keyed pool, order checked.
+    #[value(name = "e2e-ordered")]
+    E2eOrdered,
+    /// Publish-to-handler latency at fixed offered rates.
+    Latency,
+    /// The Go SDK's scenario: 500..10,000 envelopes over 5 topics.
+    #[value(name = "go-sdk-parity")]
+    GoSdkParity,
+    /// Peak and post-close RSS, heap, threads and tasks (child process).
+    Resources,
+}
+
+impl fmt::Display for ScenarioName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use clap::ValueEnum;
+        let value = self.to_possible_value().expect("no skipped variants");
+        f.write_str(value.get_name())
+    }
+}
+
+impl fmt::Display for TransportChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use clap::ValueEnum;
+        let value = self.to_possible_value().expect("no skipped variants");
+        f.write_str(value.get_name())
+    }
+}
+
+/// `cargo xtask perf` options.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// The broker to measure.
+    #[arg(long, value_enum, default_value_t = TransportChoice::All)]
+    pub transport: TransportChoice,
+    /// Run only this suite (repeatable); default: all of them.
+    #[arg(long, value_enum)]
+    pub scenario: Vec<ScenarioName>,
+    /// Small sizes and 3 runs per figure instead of 5: a run under 5 minutes.
+    #[arg(long)]
+    pub quick: bool,
+    /// Runs per figure, for each of evbus and its baseline (default 5, or 3
+    /// with --quick; at least 3).
+    #[arg(long)]
+    pub runs: Option<usize>,
+    /// Internal: run one resources measurement in this (child) process.
+    #[arg(long, hide = true)]
+    pub child: Option<String>,
+}
+
+impl Args {
+    /// The arguments that reproduce these options on a command line.
+    pub fn to_command_line(&self) -> Vec<String> {
+        let mut line = vec!["--transport".to_owned(), self.transport.to_string()];
+        for scenario in &self.scenario {
+            line.extend(["--scenario".to_owned(), scenario.to_string()]);
+        }
+        if self.quick {
+            line.push("--quick".into());
+        }
+        if let Some(runs) = self.runs {
+            line.extend(["--runs".to_owned(), runs.to_string()]);
+        }
+        if let Some(child) = &self.child {
+            line.extend(["--child".to_owned(), child.clone()]);
+        }
+        line
+    }
+}

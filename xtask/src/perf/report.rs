@@ -1,0 +1,478 @@
+//! Output of a run: the summary table on stdout, the JSON of the run under
+//! `target/perf/`, and the Markdown report with SVG plots under
+//! `target/perf/report/`.
+
+use std::{fmt::Write as _, path::PathBuf};
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::perf::{
+    plots,
+    profile::Profile,
+    scenarios::{Figure, Kind, go_parity, resources::Resources},
+    stats::{Percentiles, Summary},
+};
+
+/// Everything one `cargo xtask perf` produced.
+#[derive(Debug, Serialize)]
+pub struct Run {
+    pub command: String,
+    pub machine: String,
+    /// 1-minute load average before and after: well above 0 before means
+    /// other work shared the machine.
+    pub load_before: f64,
+    pub load_after: f64,
+    pub runs: usize,
+    pub seconds: f64,
+    /// (transport, baseline name, its settings).
+    pub baselines: Vec<(String, String, String)>,
+    pub figures: Vec<Figure>,
+    pub resources: Vec<Resources>,
+    /// Flat CPU profiles of one extra evbus run per missed ratio target.
+    pub profiles: Vec<Profile>,
+}
+
+/// One checked target.
+pub struct Target {
+    pub what: String,
+    pub met: bool,
+    pub detail: String,
+}
+
+fn rate(value: f64) -> String {
+    if !value.is_finite() {
+        return "-".into();
+    }
+    if value >= 100_000.0 {
+        format!("{:.0}k", value / 1000.0)
+    } else if value >= 10_000.0 {
+        format!("{:.1}k", value / 1000.0)
+    } else {
+        format!("{value:.0}")
+    }
+}
+
+fn span(summary: Summary, f: fn(f64) -> String) -> String {
+    format!(
+        "{} ({}-{})",
+        f(summary.median),
+        f(summary.min),
+        f(summary.max)
+    )
+}
+
+fn micros(value: f64) -> String {
+    if !value.is_finite() {
+        "-".into()
+    } else if value >= 10_000.0 {
+        format!("{:.1} ms", value / 1000.0)
+    } else {
+        format!("{value:.0} us")
+    }
+}
+
+fn cpu(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value:.1}")
+    } else {
+        "-".into()
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / 1024.0 / 1024.0)
+}
+
+/// The rows of the throughput table.
+fn throughput_rows(run: &Run) -> Vec<[String; 9]> {
+    run.figures
+        .iter()
+        .filter(|f| f.kind == Kind::Throughput)
+        .map(|f| {
+            let (violations, lost) = f.broken();
+            [
+                f.transport.to_owned(),
+                f.suite.clone(),
+                format!("{}{}", f.name, f.note.as_ref().map_or("", |_| " (*)")),
+                f.messages.to_string(),
+                span(f.evbus_rate(), rate),
+                span(f.raw_rate(), rate),
+                format!("{:.2}", f.ratio()),
+                format!(
+                    "{} / {}",
+                    cpu(f.evbus_cpu().median),
+                    cpu(f.raw_cpu().median)
+                ),
+                format!("{violations}/{lost}/{}", f.duplicates()),
+            ]
+        })
+        .collect()
+}
+
+const THROUGHPUT_HEADER: [&str; 9] = [
+    "transport",
+    "suite",
+    "variant",
+    "msgs",
+    "evbus msg/s median (min-max)",
+    "baseline msg/s median (min-max)",
+    "ratio",
+    "CPU us/msg evbus / baseline",
+    "viol/lost/dup",
+];
+
+fn latency_rows(run: &Run) -> Vec<[String; 6]> {
+    let mut rows = Vec::new();
+    for f in run.figures.iter().filter(|f| f.kind == Kind::Latency) {
+        let mut evbus = Vec::new();
+        let mut raw = Vec::new();
+        for i in 0..Percentiles::NAMES.len() {
+            let (e, r) = f.latency(i);
+            evbus.push(micros(e.median));
+            raw.push(micros(r.median));
+        }
+        let (violations, lost) = f.broken();
+        rows.push([
+            f.transport.to_owned(),
+            f.name.clone(),
+            evbus.join(" / "),
+            raw.join(" / "),
+            format!("{:.2}", f.ratio()),
+            format!("{violations}/{lost}/{}", f.duplicates()),
+        ]);
+    }
+    rows
+}
+
+const LATENCY_HEADER: [&str; 6] = [
+    "transport",
+    "offered rate",
+    "evbus p50 / p90 / p99 / p99.9",
+    "baseline p50 / p90 / p99 / p99.9",
+    "p99 ratio",
+    "viol/lost/dup",
+];
+
+fn resource_rows(run: &Run) -> Vec<[String; 8]> {
+    run.resources
+        .iter()
+        .map(|r| {
+            let (threads, tasks, growth) = r.leaks();
+            [
+                r.transport.clone(),
+                r.scenario.clone(),
+                format!(
+                    "{} / {} / {}",
+                    mib(r.before.rss_bytes),
+                    mib(r.peak.rss_bytes),
+                    mib(r.after.rss_bytes)
+                ),
+                format!(
+                    "{} / {} / {}",
+                    mib(r.before.heap_bytes),
+                    mib(r.peak.heap_bytes),
+                    mib(r.after.heap_bytes)
+                ),
+                format!(
+                    "{} / {} / {}",
+                    r.before.threads, r.peak.threads, r.after.threads
+                ),
+                format!("{} / {} / {}", r.before.tasks, r.peak.tasks, r.after.tasks),
+                format!(
+                    "{threads:+} thr, {tasks:+} tasks, RSS {:+.1}%",
+                    growth * 100.0
+                ),
+                if r.passes() { "yes" } else { "NO" }.into(),
+            ]
+        })
+        .collect()
+}
+
+const RESOURCE_HEADER: [&str; 8] = [
+    "transport",
+    "scenario",
+    "RSS MiB before / peak / after",
+    "heap MiB before / peak / after",
+    "threads before / peak / after",
+    "tasks before / peak / after",
+    "after close vs before",
+    "leak check ok",
+];
+
+/// The issue's targets, checked against this run.
+pub fn targets(run: &Run) -> Vec<Target> {
+    let mut targets = Vec::new();
+    let find = |transport: &str, suite: &str, name: &str| {
+        run.figures
+            .iter()
+            .find(|f| f.transport == transport && f.suite == suite && f.name == name)
+    };
+    for transport in ["nats", "kafka"] {
+        if let Some(f) = find(transport, "publish", "async") {
+            targets.push(ratio_target(
+                format!("{transport} publish async >= 0.9 x raw"),
+                f,
+                0.9,
+            ));
+        }
+        if let Some(f) = find(transport, "e2e-ordered", "K=1000 h=0ms") {
+            targets.push(ratio_target(
+                format!("{transport} e2e-ordered K=1000 h=0 >= 0.7 x raw pipeline"),
+                f,
+                0.7,
+            ));
+        }
+    }
+    let (violations, lost) = run
+        .figures
+        .iter()
+        .map(Figure::broken)
+        .fold((0, 0), |(v, l), (fv, fl)| (v + fv, l + fl));
+    targets.push(Target {
+        what: "0 order violations and 0 lost messages in every scenario".into(),
+        met: violations == 0 && lost == 0,
+        detail: format!("{violations} violations, {lost} lost over all runs"),
+    });
+    for r in &run.resources {
+        let (threads, tasks, growth) = r.leaks();
+        targets.push(Target {
+            what: format!(
+                "{} {}: after close no extra threads/tasks, RSS within 10%",
+                r.transport, r.scenario
+            ),
+            met: r.passes(),
+            detail: format!(
+                "{threads:+} threads, {tasks:+} tasks, RSS {:+.1}%{}; live heap {:+.1} MiB{}",
+                growth * 100.0,
+                if growth > 0.10 {
+                    format!(" (missed by {:.0} points)", (growth - 0.10) * 100.0)
+                } else {
+                    String::new()
+                },
+                (r.after.heap_bytes as f64 - r.before.heap_bytes as f64) / 1024.0 / 1024.0,
+                if growth > 0.10 && r.after.heap_bytes <= r.before.heap_bytes + (1 << 20) {
+                    ": the heap is back to its level before, so the RSS growth is memory \
+                     glibc malloc keeps after free (per-thread arenas), not a leak"
+                } else {
+                    ""
+                }
+            ),
+        });
+    }
+    targets
+}
+
+fn ratio_target(what: String, f: &Figure, bar: f64) -> Target {
+    let ratio = f.ratio();
+    let cpu = format!(
+        "CPU {:.1} vs {:.1} us/msg",
+        f.evbus_cpu().median,
+        f.raw_cpu().median
+    );
+    Target {
+        what,
+        met: ratio >= bar,
+        detail: if ratio >= bar {
+            format!("{ratio:.2}; {cpu}")
+        } else {
+            format!(
+                "{ratio:.2}: missed by {:.0}% of the target; {cpu}",
+                (bar - ratio) / bar * 100.0
+            )
+        },
+    }
+}
+
+fn text_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<&str>, out: &mut String| {
+        for (cell, w) in cells.iter().zip(&widths) {
+            let _ = write!(out, "{cell:<w$}  ");
+        }
+        out.push('\n');
+    };
+    line(header.to_vec(), &mut out);
+    for row in rows {
+        line(row.iter().map(String::as_str).collect(), &mut out);
+    }
+    out
+}
+
+fn markdown_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+    let mut out = format!("| {} |\n|{}\n", header.join(" | "), "---|".repeat(N));
+    for row in rows {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
+    }
+    out
+}
+
+/// Prints the summary table.
+pub fn print_table(run: &Run) {
+    println!();
+    println!("{}", text_table(THROUGHPUT_HEADER, &throughput_rows(run)));
+    let latency = latency_rows(run);
+    if !latency.is_empty() {
+        println!("latency (microseconds, from each message's due time):");
+        println!("{}", text_table(LATENCY_HEADER, &latency));
+    }
+    let resources = resource_rows(run);
+    if !resources.is_empty() {
+        println!("resources (evbus, child process per scenario):");
+        println!("{}", text_table(RESOURCE_HEADER, &resources));
+    }
+    println!("targets:");
+    for t in targets(run) {
+        println!(
+            "  [{}] {}: {}",
+            if t.met { "met" } else { "MISSED" },
+            t.what,
+            t.detail
+        );
+    }
+    for p in &run.profiles {
+        println!(
+            "\nprofile of an extra evbus run, {} {}:",
+            p.transport, p.figure
+        );
+        for line in &p.top {
+            println!("  {line}");
+        }
+    }
+    println!(
+        "\n{} runs per side and figure, interleaved evbus/baseline; median (min-max). (*) = baseline without the handler wait.",
+        run.runs
+    );
+    println!(
+        "load average {:.2} before, {:.2} after; {:.0} s in all",
+        run.load_before, run.load_after, run.seconds
+    );
+}
+
+/// The Markdown body shared by the report and `docs/performance.md`.
+pub fn markdown(run: &Run, plot_dir: &str) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "Command: `{}`\n", run.command);
+    let _ = writeln!(
+        md,
+        "Machine: {}; 1-minute load average {:.2} before and {:.2} after the run ({:.0} s). \
+         Each figure: {} runs per side, evbus and baseline interleaved (A B A B ...), \
+         median with (min-max). Ratio = evbus median / baseline median. CPU = user+sys \
+         microseconds of the measuring process per message (the brokers run in their own \
+         processes and are not counted; the in-memory transport's broker is).\n",
+        run.machine, run.load_before, run.load_after, run.seconds, run.runs
+    );
+    md.push_str("### Throughput\n\n");
+    md.push_str(&markdown_table(THROUGHPUT_HEADER, &throughput_rows(run)));
+    md.push_str(
+        "\n(*) h = 1 ms rows: the baseline has no keyed pool, so it is the raw pipeline \
+         without the wait (the ceiling).\n",
+    );
+    let latency = latency_rows(run);
+    if !latency.is_empty() {
+        md.push_str("\n### Latency (publish to handler, from each message's due time)\n\n");
+        md.push_str(&markdown_table(LATENCY_HEADER, &latency));
+    }
+    let parity: Vec<String> = run
+        .figures
+        .iter()
+        .filter(|f| f.suite == "go-sdk-parity" && f.messages == 10_000)
+        .filter_map(|f| {
+            go_parity::go_sdk_reported(f.transport).map(|go| {
+                format!(
+                    "- {}: evbus {} msg/s vs the Go SDK's reported {} msg/s ({:.1}x)",
+                    f.transport,
+                    rate(f.evbus_rate().median),
+                    rate(go),
+                    f.evbus_rate().median / go
+                )
+            })
+        })
+        .collect();
+    if !parity.is_empty() {
+        md.push_str(
+            "\n### Go SDK parity at 10,000 envelopes (its own figures are from its \
+             documentation, another machine)\n\n",
+        );
+        md.push_str(&parity.join("\n"));
+        md.push('\n');
+    }
+    let resources = resource_rows(run);
+    if !resources.is_empty() {
+        md.push_str("\n### Resources (evbus; one child process per scenario; after = 10.5 s after close)\n\n");
+        md.push_str(&markdown_table(RESOURCE_HEADER, &resources));
+    }
+    md.push_str("\n### Targets\n\n");
+    for t in targets(run) {
+        let _ = writeln!(
+            md,
+            "- {} {}: {}",
+            if t.met { "met:" } else { "**missed**:" },
+            t.what,
+            t.detail
+        );
+    }
+    for p in &run.profiles {
+        let _ = writeln!(
+            md,
+            "\nProfile of one extra evbus run of {} {} with {}x the messages (`perf record \
+             -F 999 -g`, flat, top symbols):\n\n```text\n{}\n```",
+            p.transport,
+            p.figure,
+            crate::perf::profile::SCALE,
+            p.top.join("\n")
+        );
+    }
+    md.push_str("\n### Baselines\n\n");
+    for (transport, name, settings) in &run.baselines {
+        let _ = writeln!(md, "- {transport}, {name}: {settings}");
+    }
+    md.push_str("\n### Plots\n\n");
+    for (file, title) in plots::files(run) {
+        let _ = writeln!(md, "![{title}]({plot_dir}{file})");
+    }
+    md
+}
+
+/// Writes the JSON and the report; returns the report's path.
+pub fn write(run: &Run) -> anyhow::Result<PathBuf> {
+    let dir = crate::cmd::root().join("target").join("perf");
+    let report_dir = dir.join("report");
+    std::fs::create_dir_all(&report_dir)
+        .with_context(|| format!("creating {}", report_dir.display()))?;
+    let stamp = time::OffsetDateTime::now_utc();
+    let name = format!(
+        "run-{:04}{:02}{:02}-{:02}{:02}{:02}.json",
+        stamp.year(),
+        u8::from(stamp.month()),
+        stamp.day(),
+        stamp.hour(),
+        stamp.minute(),
+        stamp.second()
+    );
+    std::fs::write(dir.join(&name), serde_json::to_vec_pretty(run)?)?;
+    // The report describes this run only: no plots of an earlier one.
+    for entry in std::fs::read_dir(&report_dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "svg") {
+            std::fs::remove_file(path)?;
+        }
+    }
+    plots::draw(run, &report_dir)?;
+    let mut md = format!(
+        "# evbus performance report\n\n{} UTC, JSON: `target/perf/{name}`\n\n",
+        stamp
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    );
+    md.push_str(&markdown(run, ""));
+    let path = report_dir.join("report.md");
+    std::fs::write(&path, md)?;
+    Ok(path)
+}

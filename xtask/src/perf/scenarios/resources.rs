@@ -1,0 +1,223 @@
+//! resources: peak RSS, heap bytes (counting allocator), threads and tokio
+//! tasks while a scenario runs on evbus, and the same after `close()`
+//! compared with before the bus started (leak check). Each scenario runs in
+//! a child process of its own; the post-close reading is taken after
+//! `IDLE`, once tokio's idle blocking threads have timed out (10 s).
+
+use std::{
+    process::{Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use evbus::BusConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::perf::{
+    alloc, probe,
+    scenarios::e2e_ordered,
+    setup::fresh_topics,
+    side::{Evbus, PublishMode, Run, Side, publish_all},
+    workload::Work,
+};
+
+/// Wait after `close()` before the post-close reading: tokio's blocking
+/// threads exit after 10 s idle; the margin covers their wake-up.
+pub const IDLE: Duration = Duration::from_millis(10_500);
+
+/// How long the children of one transport may take together.
+const CHILD_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What a child process runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChildSpec {
+    pub transport: String,
+    pub scenario: String,
+    pub config: BusConfig,
+    pub messages: u64,
+    pub aggregates: u64,
+    pub topics: usize,
+    /// Whether a consumer checks the messages (else publish only).
+    pub consume: bool,
+}
+
+/// One reading of the process.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Reading {
+    pub rss_bytes: u64,
+    pub heap_bytes: u64,
+    pub threads: u64,
+    pub tasks: u64,
+}
+
+/// What a child reports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Resources {
+    pub transport: String,
+    pub scenario: String,
+    pub messages: u64,
+    /// Before the bus was built (runtime and workload already there).
+    pub before: Reading,
+    /// Highest values while the bus ran (RSS from the kernel's peak).
+    pub peak: Reading,
+    /// After `close()` and `IDLE`.
+    pub after: Reading,
+}
+
+impl Resources {
+    /// The leak-check verdicts: extra threads, extra tasks, RSS growth.
+    pub fn leaks(&self) -> (i64, i64, f64) {
+        (
+            self.after.threads as i64 - self.before.threads as i64,
+            self.after.tasks as i64 - self.before.tasks as i64,
+            self.after.rss_bytes as f64 / self.before.rss_bytes as f64 - 1.0,
+        )
+    }
+
+    /// Whether the targets hold: no extra threads or tasks, RSS
+    /// within 10 % of before.
+    pub fn passes(&self) -> bool {
+        let (threads, tasks, rss) = self.leaks();
+        threads <= 0 && tasks <= 0 && rss <= 0.10
+    }
+}
+
+fn reading(handle: &tokio::runtime::Handle) -> Reading {
+    Reading {
+        rss_bytes: probe::rss(),
+        heap_bytes: alloc::live() as u64,
+        threads: probe::threads(),
+        tasks: handle.metrics().num_alive_tasks() as u64,
+    }
+}
+
+/// The child process: runs one spec and prints its `Resources` as JSON.
+pub fn child(spec: &str) -> anyhow::Result<()> {
+    alloc::enable();
+    let spec: ChildSpec = serde_json::from_str(spec).context("reading the child spec")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let handle = runtime.handle().clone();
+    let work = Work::new(spec.messages, spec.aggregates, spec.topics)?;
+    let side = Evbus {
+        config: spec.config.clone(),
+    };
+
+    let before = reading(&handle);
+    probe::reset_peak_rss();
+    alloc::reset_peak();
+    let stop = Arc::new(AtomicBool::new(false));
+    let max_threads = Arc::new(AtomicU64::new(0));
+    let max_tasks = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let (stop, max_threads, max_tasks, handle) = (
+            stop.clone(),
+            max_threads.clone(),
+            max_tasks.clone(),
+            handle.clone(),
+        );
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                max_threads.fetch_max(probe::threads(), Ordering::Relaxed);
+                max_tasks.fetch_max(handle.metrics().num_alive_tasks() as u64, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+
+    let result = runtime.block_on(async {
+        if spec.consume {
+            let sample = e2e_ordered::once(&side, &work, spec.topics, Duration::ZERO).await?;
+            if let Some(tally) = sample.tally {
+                tally.check(&spec.scenario)?;
+            }
+        } else {
+            let topics = fresh_topics(spec.topics);
+            let run = side.open(&topics, None).await?;
+            publish_all(&run, &topics, &work, PublishMode::Async).await?;
+            run.close().await?;
+        }
+        anyhow::Ok(())
+    });
+    if let Err(error) = result {
+        // A failed run may leave a client's blocking thread behind.
+        runtime.shutdown_timeout(Duration::from_secs(5));
+        return Err(error);
+    }
+    stop.store(true, Ordering::Relaxed);
+    sampler.join().expect("the sampler does not panic");
+    let peak = Reading {
+        rss_bytes: probe::peak_rss(),
+        heap_bytes: alloc::peak() as u64,
+        // The sampler thread itself is not the bus's.
+        threads: max_threads.load(Ordering::Relaxed).saturating_sub(1),
+        tasks: max_tasks.load(Ordering::Relaxed),
+    };
+
+    std::thread::sleep(IDLE);
+    let after = reading(&handle);
+    let report = Resources {
+        transport: spec.transport,
+        scenario: spec.scenario,
+        messages: work.len(),
+        before,
+        peak,
+        after,
+    };
+    drop(work);
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
+
+/// Runs every spec in a child process of its own, all at once (readings
+/// are per process; nothing here is timed), and collects the reports.
+pub fn run_children(specs: &[ChildSpec]) -> anyhow::Result<Vec<Resources>> {
+    let exe = std::env::current_exe()?;
+    let mut children = Vec::new();
+    for spec in specs {
+        let child = Command::new(&exe)
+            .args(["perf", "--child", &serde_json::to_string(spec)?])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting a resources child")?;
+        children.push((spec, child));
+    }
+    let mut reports = Vec::new();
+    let deadline = std::time::Instant::now() + CHILD_TIMEOUT;
+    for (spec, mut child) in children {
+        while child.try_wait()?.is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!(
+                    "resources child for {} {} did not finish within {CHILD_TIMEOUT:?}",
+                    spec.transport,
+                    spec.scenario
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let output = child.wait_with_output()?;
+        if !output.status.success() {
+            bail!(
+                "resources child for {} {} failed with {}",
+                spec.transport,
+                spec.scenario,
+                output.status
+            );
+        }
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let line = stdout.lines().last().unwrap_or_default();
+        reports.push(
+            serde_json::from_str(line)
+                .with_context(|| format!("reading the child's report: {line}"))?,
+        );
+    }
+    Ok(reports)
+}

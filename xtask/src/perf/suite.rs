@@ -1,0 +1,362 @@
+//! The orchestration of a perf run: brokers, suites per transport,
+//! resources children, target checks and the report.
+
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::perf::{
+    Args,
+    baselines::{kafka::RawKafka, memory::RawChannel, nats::RawNats},
+    cli::{ScenarioName, TransportChoice},
+    probe,
+    profile::{self, Profile},
+    report,
+    scenarios::{
+        Ctx, Figure, Pair, Sizes, e2e_ordered, go_parity, latency, publish,
+        resources::{self, ChildSpec},
+    },
+    setup::{self, Kafka, Nats},
+    side::{Evbus, PublishMode, Side},
+    workload::Work,
+};
+
+/// Runs per figure and side when not given.
+const RUNS: usize = 5;
+const QUICK_RUNS: usize = 3;
+
+/// Entry point of the release build.
+pub fn main(args: Args) -> anyhow::Result<()> {
+    if let Some(spec) = &args.child {
+        return resources::child(spec);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(run(args));
+    // A failed run may leave a client's blocking thread behind: do not
+    // wait for it forever.
+    runtime.shutdown_timeout(Duration::from_secs(10));
+    result
+}
+
+fn sizes(transport: &str, quick: bool) -> Sizes {
+    let all_e2e: Vec<(u64, u64)> = [0, 1]
+        .into_iter()
+        .flat_map(|h| e2e_ordered::AGGREGATES.map(|k| (k, h)))
+        .collect();
+    let (publish, publish_sync, e2e) = match (transport, quick) {
+        ("memory", true) => (50_000, 20_000, 20_000),
+        ("memory", false) => (200_000, 100_000, 100_000),
+        // tansu (sqlite storage) is far slower than Kafka, reads above all
+        // (a few hundred msg/s end to end here), and each run costs a
+        // consumer group join: sizes and variants that keep a run in
+        // minutes.
+        ("kafka", true) => (3_000, 100, 1_000),
+        ("kafka", false) => (10_000, 300, 1_000),
+        (_, true) => (10_000, 1_000, 10_000),
+        (_, false) => (50_000, 3_000, 50_000),
+    };
+    let some_e2e = vec![(10, 0), (1_000, 0), (100_000, 0), (1_000, 1)];
+    let (e2e_variants, latency_rates, parity_messages) = match (transport, quick) {
+        ("kafka", true) => (vec![(1_000, 0), (1_000, 1)], vec![1_000], vec![500]),
+        // Above 1,000 msg/s offered, tansu's backlog grows for the whole run.
+        ("kafka", false) => (some_e2e, vec![1_000], vec![500, 2_000]),
+        (_, true) => (
+            some_e2e,
+            latency::RATES.to_vec(),
+            go_parity::MESSAGES.to_vec(),
+        ),
+        (_, false) => (
+            all_e2e,
+            latency::RATES.to_vec(),
+            go_parity::MESSAGES.to_vec(),
+        ),
+    };
+    let latency_seconds = if quick || transport == "kafka" { 1 } else { 3 };
+    Sizes {
+        publish,
+        publish_sync,
+        e2e,
+        e2e_variants,
+        latency_rates,
+        latency_seconds,
+        parity_messages,
+    }
+}
+
+/// Timed runs of one transport, for the progress bar.
+fn planned_runs(scenarios: &[ScenarioName], sizes: &Sizes, runs: usize) -> u64 {
+    let figures: usize = scenarios
+        .iter()
+        .map(|s| match s {
+            ScenarioName::Publish => 3,
+            ScenarioName::E2eOrdered => sizes.e2e_variants.len(),
+            ScenarioName::Latency => sizes.latency_rates.len(),
+            ScenarioName::GoSdkParity => sizes.parity_messages.len(),
+            ScenarioName::Resources => 0,
+        })
+        .sum();
+    (figures * runs * 2) as u64
+}
+
+async fn suites<B: Side>(
+    ctx: &Ctx,
+    pair: &Pair<'_, B>,
+    scenarios: &[ScenarioName],
+) -> anyhow::Result<Vec<Figure>> {
+    let mut figures = Vec::new();
+    for scenario in scenarios {
+        match scenario {
+            ScenarioName::Publish => figures.extend(publish::run(ctx, pair).await?),
+            ScenarioName::E2eOrdered => figures.extend(e2e_ordered::run(ctx, pair).await?),
+            ScenarioName::Latency => figures.extend(latency::run(ctx, pair).await?),
+            ScenarioName::GoSdkParity => figures.extend(go_parity::run(ctx, pair).await?),
+            ScenarioName::Resources => {}
+        }
+    }
+    Ok(figures)
+}
+
+/// The resources children of one transport.
+fn child_specs(transport: &str, evbus: &Evbus, sizes: &Sizes) -> Vec<ChildSpec> {
+    let spec = |scenario: &str, messages, aggregates, topics, consume| ChildSpec {
+        transport: transport.into(),
+        scenario: scenario.into(),
+        config: evbus.config.clone(),
+        messages,
+        aggregates,
+        topics,
+        consume,
+    };
+    let parity = sizes.parity_messages.last().copied().unwrap_or(10_000);
+    vec![
+        spec("publish async", sizes.publish, 1_000, 1, false),
+        spec(
+            &format!("e2e-ordered K=1000 h=0ms, {} msgs", sizes.e2e),
+            sizes.e2e,
+            1_000,
+            1,
+            true,
+        ),
+        spec(
+            &format!("go-sdk-parity {parity} msgs"),
+            parity,
+            parity / 10,
+            go_parity::TOPICS,
+            true,
+        ),
+    ]
+}
+
+/// Profiles one extra evbus run of each figure that missed its target.
+async fn profile_missed(
+    bar: &ProgressBar,
+    evbus: &Evbus,
+    figures: &[Figure],
+) -> anyhow::Result<Vec<Profile>> {
+    let mut profiles = Vec::new();
+    for figure in profile::missed(figures) {
+        bar.set_message(format!(
+            "{} profiling {} {}",
+            figure.transport, figure.suite, figure.name
+        ));
+        let work = Work::new(figure.messages * profile::SCALE, figure.aggregates, 1)?;
+        profiles.push(if figure.suite == "publish" {
+            profile::profile(figure, || publish::once(evbus, &work, PublishMode::Async)).await?
+        } else {
+            profile::profile(figure, || {
+                e2e_ordered::once(evbus, &work, 1, Duration::ZERO)
+            })
+            .await?
+        });
+    }
+    Ok(profiles)
+}
+
+async fn measure_resources(
+    bar: &ProgressBar,
+    transport: &str,
+    evbus: &Evbus,
+    sizes: &Sizes,
+) -> anyhow::Result<Vec<resources::Resources>> {
+    bar.set_message(format!(
+        "{transport} resources (child processes, 10 s idle)"
+    ));
+    let children = child_specs(transport, evbus, sizes);
+    tokio::task::spawn_blocking(move || resources::run_children(&children)).await?
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let load_before = probe::load_average();
+    let runs = args
+        .runs
+        .unwrap_or(if args.quick { QUICK_RUNS } else { RUNS })
+        .max(QUICK_RUNS);
+    let mut scenarios = args.scenario.clone();
+    if scenarios.is_empty() {
+        scenarios = vec![
+            ScenarioName::Publish,
+            ScenarioName::E2eOrdered,
+            ScenarioName::Latency,
+            ScenarioName::GoSdkParity,
+            ScenarioName::Resources,
+        ];
+    }
+    scenarios.sort();
+    scenarios.dedup();
+    let transports: Vec<&'static str> = match args.transport {
+        TransportChoice::Memory => vec!["memory"],
+        TransportChoice::Nats => vec!["nats"],
+        TransportChoice::Kafka => vec!["kafka"],
+        TransportChoice::All => vec!["memory", "nats", "kafka"],
+    };
+
+    let bar = ProgressBar::new(
+        transports
+            .iter()
+            .map(|t| planned_runs(&scenarios, &sizes(t, args.quick), runs))
+            .sum(),
+    );
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} runs  {msg}")?
+            .progress_chars("=> "),
+    );
+    let ctx = Ctx {
+        runs,
+        bar: bar.clone(),
+    };
+
+    let mut figures = Vec::new();
+    let mut settings = Vec::new();
+    let mut resources = Vec::new();
+    let mut profiles = Vec::new();
+    let want_resources = scenarios.contains(&ScenarioName::Resources);
+    for &transport in &transports {
+        let sizes = sizes(transport, args.quick);
+        match transport {
+            "memory" => {
+                let evbus = Evbus {
+                    config: setup::memory_bus_config(),
+                };
+                let pair = Pair {
+                    transport,
+                    evbus: &evbus,
+                    raw: &RawChannel,
+                    raw_name: "raw tokio channel",
+                    raw_settings: crate::perf::baselines::memory::SETTINGS.into(),
+                    sizes: sizes.clone(),
+                };
+                figures.extend(suites(&ctx, &pair, &scenarios).await?);
+                settings.push((transport, pair.raw_name, pair.raw_settings));
+                if want_resources {
+                    resources.extend(measure_resources(&bar, transport, &evbus, &sizes).await?);
+                }
+            }
+            "nats" => {
+                bar.set_message("starting nats-server");
+                let nats = Nats::start().await?;
+                let evbus = Evbus {
+                    config: nats.bus_config(),
+                };
+                let raw = RawNats {
+                    url: nats.server.url(),
+                    admin: nats.admin.clone(),
+                };
+                let pair = Pair {
+                    transport,
+                    evbus: &evbus,
+                    raw: &raw,
+                    raw_name: "raw async-nats",
+                    raw_settings: crate::perf::baselines::nats::settings(),
+                    sizes: sizes.clone(),
+                };
+                let measured = suites(&ctx, &pair, &scenarios).await?;
+                profiles.extend(profile_missed(&bar, &evbus, &measured).await?);
+                figures.extend(measured);
+                settings.push((transport, pair.raw_name, pair.raw_settings));
+                if want_resources {
+                    // The children need the server: run them while it is up.
+                    resources.extend(measure_resources(&bar, transport, &evbus, &sizes).await?);
+                }
+                nats.admin.close().await?;
+            }
+            _ => {
+                // A fresh broker per suite: tansu slows down as its sqlite
+                // store fills with the runs' topics.
+                for &scenario in &scenarios {
+                    bar.set_message("starting tansu");
+                    let kafka = Kafka::start().await?;
+                    let evbus = Evbus {
+                        config: kafka.bus_config(),
+                    };
+                    if scenario == ScenarioName::Resources {
+                        resources.extend(measure_resources(&bar, transport, &evbus, &sizes).await?);
+                        kafka.admin.close().await?;
+                        continue;
+                    }
+                    let raw = RawKafka {
+                        config: kafka.broker.config(),
+                        admin: kafka.admin.clone(),
+                    };
+                    let pair = Pair {
+                        transport,
+                        evbus: &evbus,
+                        raw: &raw,
+                        raw_name: "raw rdkafka",
+                        raw_settings: crate::perf::baselines::kafka::settings(
+                            &kafka.broker.config(),
+                        ),
+                        sizes: sizes.clone(),
+                    };
+                    let measured = suites(&ctx, &pair, &[scenario]).await?;
+                    profiles.extend(profile_missed(&bar, &evbus, &measured).await?);
+                    figures.extend(measured);
+                    if !settings.iter().any(|(t, _, _)| *t == transport) {
+                        settings.push((transport, pair.raw_name, pair.raw_settings));
+                    }
+                    kafka.admin.close().await?;
+                }
+            }
+        }
+    }
+    bar.finish_and_clear();
+
+    let run = report::Run {
+        command: format!("cargo xtask perf {}", args.to_command_line().join(" ")),
+        machine: probe::machine(),
+        load_before,
+        load_after: probe::load_average(),
+        runs,
+        seconds: started.elapsed().as_secs_f64(),
+        baselines: settings
+            .into_iter()
+            .map(|(t, name, s)| (t.to_owned(), name.to_owned(), s))
+            .collect(),
+        figures,
+        resources,
+        profiles,
+    };
+    report::print_table(&run);
+    let written = report::write(&run)?;
+    eprintln!("\nreport: {}", written.display());
+    let broken: Vec<String> = run
+        .figures
+        .iter()
+        .filter_map(|f| {
+            let (violations, lost) = f.broken();
+            (violations + lost > 0).then(|| {
+                format!(
+                    "{} {} {}: {violations} order violations, {lost} lost",
+                    f.transport, f.suite, f.name
+                )
+            })
+        })
+        .collect();
+    if !broken.is_empty() {
+        bail!("the promise was broken:\n  {}", broken.join("\n  "));
+    }
+    Ok(())
+}
