@@ -421,8 +421,10 @@ impl KafkaConfig {
         config
     }
 
-    /// The producer's configuration.
-    pub(crate) fn producer(&self) -> ClientConfig {
+    /// The librdkafka configuration of the transport's producer. Public so
+    /// that a side-by-side baseline (`cargo xtask perf`) runs the raw client
+    /// with exactly these settings.
+    pub fn producer_client_config(&self) -> ClientConfig {
         let mut config = self.base();
         config
             .set("enable.idempotence", "true")
@@ -449,7 +451,10 @@ impl KafkaConfig {
     /// `auto.offset.reset` is always `earliest`: a `Latest` subscription
     /// sets explicit start offsets instead, so a failure falls back to
     /// replaying rather than skipping.
-    pub(crate) fn consumer(&self, group: &str) -> ClientConfig {
+    ///
+    /// Public so that a side-by-side baseline runs the raw client with
+    /// exactly these settings.
+    pub fn consumer_client_config(&self, group: &str) -> ClientConfig {
         let mut config = self.base();
         config
             .set("session.timeout.ms", millis(self.session_timeout))
@@ -537,10 +542,10 @@ mod tests {
         let config: KafkaConfig =
             serde_json::from_str(r#"{"publish_timeout":"5s","properties":{"acks":"1"}}"#).unwrap();
         assert_eq!(config.publish_timeout, Duration::from_secs(5));
-        let producer = config.producer();
+        let producer = config.producer_client_config();
         assert_eq!(producer.get("partitioner"), Some("fnv1a_random"));
         assert_eq!(producer.get("message.timeout.ms"), Some("5000"));
-        let consumer = config.consumer("g");
+        let consumer = config.consumer_client_config("g");
         assert_eq!(consumer.get("enable.auto.commit"), Some("false"));
         assert_eq!(consumer.get("enable.auto.offset.store"), Some("false"));
         assert_eq!(consumer.get("auto.offset.reset"), Some("earliest"));

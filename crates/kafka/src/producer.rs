@@ -117,7 +117,7 @@ impl Producer {
             .min(Semaphore::MAX_PERMITS as u32);
         let connected = Arc::new(AtomicBool::new(true));
         let inner = config
-            .producer()
+            .producer_client_config()
             .create_with_context(DeliveryContext {
                 connected: connected.clone(),
             })

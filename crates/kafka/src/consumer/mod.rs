@@ -77,7 +77,7 @@ pub(crate) fn start(
     };
     let core = Core::new(handoff.clone(), inbox, settings);
     let mut consumer: GroupConsumer = config
-        .consumer(group)
+        .consumer_client_config(group)
         .create_with_context(core)
         .map_err(error::config_error)?;
     if matches!(start_from, StartFrom::Latest) {

@@ -8,7 +8,7 @@ use std::{ops::Range, sync::Arc, time::Duration};
 use anyhow::Context;
 use evbus::{OutgoingMessage, kafka::KafkaConfig, transport::Transport};
 use rdkafka::{
-    ClientConfig, Message,
+    Message,
     consumer::{CommitMode, Consumer, StreamConsumer},
     message::{Header, Headers, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
@@ -59,59 +59,6 @@ pub struct KafkaRun {
     window: Arc<Semaphore>,
     publish_timeout: Duration,
     consumers: Vec<(oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>)>,
-}
-
-fn millis(duration: Duration) -> String {
-    duration.as_millis().to_string()
-}
-
-/// evbus-kafka's client settings shared by producer and consumer
-/// (plaintext, no user properties).
-fn base(config: &KafkaConfig) -> ClientConfig {
-    let mut client = ClientConfig::new();
-    client
-        .set("bootstrap.servers", config.bootstrap_servers.join(","))
-        .set("client.id", &config.client_id)
-        .set("allow.auto.create.topics", "false")
-        .set("security.protocol", "plaintext");
-    client
-}
-
-fn producer_config(config: &KafkaConfig) -> ClientConfig {
-    let mut client = base(config);
-    client
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        .set("message.timeout.ms", millis(config.publish_timeout))
-        .set(
-            "topic.metadata.propagation.max.ms",
-            millis(config.missing_topic_timeout),
-        )
-        .set("message.max.bytes", config.max_message_bytes.to_string())
-        .set(
-            "queue.buffering.max.messages",
-            config.max_in_flight.clamp(1, 10_000_000).to_string(),
-        )
-        .set("partitioner", "fnv1a_random");
-    client
-}
-
-fn consumer_config(config: &KafkaConfig, group: &str) -> ClientConfig {
-    let mut client = base(config);
-    client
-        .set("session.timeout.ms", millis(config.session_timeout))
-        .set("heartbeat.interval.ms", millis(config.heartbeat_interval))
-        .set("partition.assignment.strategy", "cooperative-sticky")
-        .set(
-            "fetch.message.max.bytes",
-            config.max_message_bytes.to_string(),
-        )
-        .set("group.id", group)
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("enable.partition.eof", "false");
-    client
 }
 
 fn record<'a>(topic: &'a str, message: &'a OutgoingMessage) -> FutureRecord<'a, str, [u8]> {
@@ -179,7 +126,9 @@ impl Side for RawKafka {
 
     async fn open(&self, topics: &[String], sink: Option<Arc<Sink>>) -> anyhow::Result<KafkaRun> {
         create_topics(&self.admin, topics).await?;
-        let producer: FutureProducer = producer_config(&self.config)
+        let producer: FutureProducer = self
+            .config
+            .producer_client_config()
             .create()
             .context("creating the producer")?;
         let mut run = KafkaRun {
@@ -191,7 +140,9 @@ impl Side for RawKafka {
         if let Some(sink) = sink {
             let group = fresh_group();
             for topic in topics {
-                let consumer: StreamConsumer = consumer_config(&self.config, &group)
+                let consumer: StreamConsumer = self
+                    .config
+                    .consumer_client_config(&group)
                     .create()
                     .context("creating the consumer")?;
                 consumer.subscribe(&[topic.as_str()])?;
