@@ -17,21 +17,15 @@
 
 mod go_interop;
 
-use std::{
-    process::ExitCode,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-};
+use std::{process::ExitCode, sync::Arc, sync::atomic::Ordering};
 
 use anyhow::{Context, ensure};
 use evbus::{
-    Backend, BusConfig, CodecKind, EventBus, TopicOptions,
+    Backend, BusConfig, CodecKind, TopicOptions,
     nats::{mapping, testkit::NatsServer},
 };
-use go_interop::{Received, Spec, run_go, spec_args, unique};
-use libtest_mimic::{Arguments, Failed, Trial};
+use go_interop::{Spec, bus, consume, run_go, spec_args, trial, unique};
+use libtest_mimic::Arguments;
 
 fn config(server: &NatsServer, codec: CodecKind) -> BusConfig {
     let mut config = BusConfig::default();
@@ -40,39 +34,6 @@ fn config(server: &NatsServer, codec: CodecKind) -> BusConfig {
     config.nats.servers = vec![server.url()];
     config.codec = codec;
     config
-}
-
-/// A bus whose asynchronous errors (dead letters, decode failures) are
-/// counted.
-async fn bus(config: BusConfig) -> anyhow::Result<(EventBus, Arc<AtomicUsize>)> {
-    let errors = Arc::new(AtomicUsize::new(0));
-    let counted = errors.clone();
-    let bus = EventBus::builder()
-        .config(config)
-        .on_error(move |error| {
-            eprintln!("bus error: {error}");
-            counted.fetch_add(1, Ordering::Relaxed);
-        })
-        .build()
-        .await?;
-    Ok((bus, errors))
-}
-
-/// evbus consumes `topic` until every envelope of `specs` was handled.
-async fn consume(bus: &EventBus, topic: &str, specs: &[Spec]) -> anyhow::Result<go_interop::Tally> {
-    let received = Received::new(specs);
-    let recorder = received.clone();
-    let subscription = bus
-        .subscribe_envelope(topic, move |envelope, meta| {
-            recorder.record(&envelope, meta.position.partition);
-            async { Ok(()) }
-        })
-        .await?;
-    received.wait_all(go_interop::RUN_TIMEOUT).await?;
-    drop(subscription);
-    let tally = received.tally();
-    tally.assert_clean(received.total())?;
-    Ok(tally)
 }
 
 async fn go_to_evbus(server: &NatsServer) -> anyhow::Result<()> {
@@ -192,24 +153,6 @@ async fn side_by_side(server: &NatsServer) -> anyhow::Result<()> {
         go.wire_form
     );
     Ok(())
-}
-
-fn trial<F, Fut>(name: &'static str, server: &Arc<NatsServer>, test: F) -> Trial
-where
-    F: FnOnce(Arc<NatsServer>) -> Fut + Send + 'static,
-    Fut: Future<Output = anyhow::Result<()>>,
-{
-    let server = server.clone();
-    Trial::test(name, move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| Failed::from(e.to_string()))?;
-        runtime
-            .block_on(test(server))
-            .map_err(|e| Failed::from(format!("{e:#}")))
-    })
 }
 
 fn main() -> ExitCode {

@@ -10,12 +10,16 @@ use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
     path::PathBuf,
     process::Command,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
 use anyhow::{Context, bail, ensure};
-use evbus::Envelope;
+use evbus::{BusConfig, Envelope, EventBus};
+use libtest_mimic::{Failed, Trial};
 use parking_lot::Mutex;
 use serde::Deserialize;
 use tokio::sync::Notify;
@@ -283,4 +287,57 @@ pub fn unique(label: &str) -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// A bus whose asynchronous errors (dead letters, decode failures) are
+/// counted.
+pub async fn bus(config: BusConfig) -> anyhow::Result<(EventBus, Arc<AtomicUsize>)> {
+    let errors = Arc::new(AtomicUsize::new(0));
+    let counted = errors.clone();
+    let bus = EventBus::builder()
+        .config(config)
+        .on_error(move |error| {
+            eprintln!("bus error: {error}");
+            counted.fetch_add(1, Ordering::Relaxed);
+        })
+        .build()
+        .await?;
+    Ok((bus, errors))
+}
+
+/// evbus consumes `topic` until every envelope of `specs` was handled.
+pub async fn consume(bus: &EventBus, topic: &str, specs: &[Spec]) -> anyhow::Result<Tally> {
+    let received = Received::new(specs);
+    let recorder = received.clone();
+    let subscription = bus
+        .subscribe_envelope(topic, move |envelope, meta| {
+            recorder.record(&envelope, meta.position.partition);
+            async { Ok(()) }
+        })
+        .await?;
+    received.wait_all(RUN_TIMEOUT).await?;
+    drop(subscription);
+    let tally = received.tally();
+    tally.assert_clean(received.total())?;
+    Ok(tally)
+}
+
+/// A libtest-mimic trial running `test` on its own runtime with `server`.
+pub fn trial<S, F, Fut>(name: &'static str, server: &Arc<S>, test: F) -> Trial
+where
+    S: Send + Sync + 'static,
+    F: FnOnce(Arc<S>) -> Fut + Send + 'static,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let server = server.clone();
+    Trial::test(name, move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| Failed::from(e.to_string()))?;
+        runtime
+            .block_on(test(server))
+            .map_err(|e| Failed::from(format!("{e:#}")))
+    })
 }
