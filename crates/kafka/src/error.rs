@@ -10,8 +10,7 @@ pub(crate) fn produce_kind(code: RDKafkaErrorCode) -> ErrorKind {
     use RDKafkaErrorCode as C;
     match code {
         // The message may have reached the broker before its timer ran out,
-        // or the broker failed while writing it (UNKNOWN_SERVER_ERROR; tansu
-        // answers it while shutting down).
+        // or the broker failed while writing it (UNKNOWN_SERVER_ERROR).
         C::MessageTimedOut | C::RequestTimedOut | C::PurgeInflight | C::Unknown => {
             ErrorKind::OutcomeUnknown
         }
