@@ -41,7 +41,11 @@ impl Harness for Kafka {
     /// Alternates a controlled shutdown (a rolling restart) with a crash,
     /// so the suite's restarts cover both.
     async fn restart_broker(&self) -> anyhow::Result<()> {
-        let how = if self.restarts.fetch_add(1, Ordering::Relaxed).is_multiple_of(2) {
+        let how = if self
+            .restarts
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(2)
+        {
             Stop::Graceful
         } else {
             Stop::Kill

@@ -42,7 +42,12 @@ fn certificates(dir: &Path) -> Result<ServerTls> {
     })
 }
 
-fn secured(broker: &KafkaBroker, ca: &Path, mechanism: SaslMechanism, password: &str) -> KafkaConfig {
+fn secured(
+    broker: &KafkaBroker,
+    ca: &Path,
+    mechanism: SaslMechanism,
+    password: &str,
+) -> KafkaConfig {
     let mut config = broker.config();
     let mut tls = TlsConfig::default();
     tls.ca_location = Some(ca.to_owned());
@@ -67,9 +72,15 @@ async fn tls_and_scram_carry_messages_and_keep_the_password_secret() -> Result<(
 
     for mechanism in [SaslMechanism::ScramSha256, SaslMechanism::ScramSha512] {
         let config = secured(&broker, &ca, mechanism, PASSWORD);
-        ensure!(!format!("{config:?}").contains(PASSWORD), "config Debug shows the password");
+        ensure!(
+            !format!("{config:?}").contains(PASSWORD),
+            "config Debug shows the password"
+        );
         let transport = KafkaTransport::connect(config).await?;
-        ensure!(!format!("{transport:?}").contains(PASSWORD), "transport Debug shows the password");
+        ensure!(
+            !format!("{transport:?}").contains(PASSWORD),
+            "transport Debug shows the password"
+        );
         let topic = common::unique("secured");
         transport
             .admin()
@@ -80,11 +91,18 @@ async fn tls_and_scram_carry_messages_and_keep_the_password_secret() -> Result<(
             .publish(&topic, OutgoingMessage::new("over tls").with_key("k"))
             .await?;
         let mut sub = transport
-            .subscribe(&topic, &common::unique("secured"), SubscribeOptions::default())
+            .subscribe(
+                &topic,
+                &common::unique("secured"),
+                SubscribeOptions::default(),
+            )
             .await?;
         let deadline = tokio::time::Instant::now() + common::WITHIN;
         let delivery = loop {
-            ensure!(tokio::time::Instant::now() < deadline, "nothing delivered over TLS");
+            ensure!(
+                tokio::time::Instant::now() < deadline,
+                "nothing delivered over TLS"
+            );
             if let Some(d) = sub.next_batch(1).await?.into_iter().next() {
                 break d;
             }
