@@ -76,5 +76,9 @@ fn all(phases: &mut Phases, args: &Args) -> anyhow::Result<()> {
             "100",
         ]))
     })?;
+    // Go interop (issue 13): publishing for Go consumers, on memory.
+    phases.run("go_json example", || {
+        cmd::run(&mut cargo(["run", "--example", "go_json"]))
+    })?;
     Ok(())
 }
