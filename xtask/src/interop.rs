@@ -5,7 +5,7 @@
 //! pinned by `go.mod`/`go.sum`, `-mod=readonly` so a build never edits them)
 //! into `~/.cache/evbus/go-interop-<hash>/`, the hash covering every source
 //! file and `go.sum`: a changed source gets a new build, an unchanged one is
-//! reused. `EVBUS_GO_INTEROP` overrides it with a binary of your own, and
+//! reused; its `go test` runs before each build. `EVBUS_GO_INTEROP` overrides it with a binary of your own, and
 //! `EVBUS_GO` names the `go` command (default: `go` on `PATH`, then
 //! `/usr/local/go/bin/go`).
 
@@ -91,16 +91,31 @@ pub fn ensure_go_tools() -> anyhow::Result<PathBuf> {
         return Ok(binary);
     }
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let go = go_command()?;
+    // The tool's own checks (its consumer catches what it claims to catch)
+    // run once per source change, before the binary is trusted.
+    run(Command::new(&go)
+        .args(["test", "-mod=readonly", "./..."])
+        .current_dir(go_dir()))
+    .context("testing interop/go")?;
     // Built beside its final name and renamed, so an interrupted build never
     // leaves a binary that looks finished.
     let partial = dir.join("evbus-interop.partial");
-    run(Command::new(go_command()?)
+    run(Command::new(&go)
         .args(["build", "-mod=readonly", "-trimpath", "-o"])
         .arg(&partial)
         .arg(".")
         .current_dir(go_dir()))
     .context("building interop/go (Go SDK wire form)")?;
     fs::rename(&partial, &binary)?;
+    // Builds of older sources are dead weight: nothing keys on them again.
+    let current = dir.file_name();
+    for entry in fs::read_dir(cache_dir())?.flatten() {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with("go-interop-") && Some(name.as_os_str()) != current {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
     Ok(binary)
 }
 

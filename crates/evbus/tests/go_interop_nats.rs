@@ -168,6 +168,9 @@ fn main() -> ExitCode {
         }
     };
     let trials = vec![
+        libtest_mimic::Trial::test("interop_checks_catch_bad_deliveries", || {
+            go_interop::checks_catch_bad_deliveries().map_err(|e| format!("{e:#}").into())
+        }),
         trial("go_to_evbus_nats", &server, |s| async move {
             go_to_evbus(&s).await
         }),

@@ -278,6 +278,36 @@ impl Tally {
     }
 }
 
+/// The receiving checks catch what they claim to catch: a reordered, an
+/// altered, a repeated and an unexpected envelope, and a partial run.
+pub fn checks_catch_bad_deliveries() -> anyhow::Result<()> {
+    let spec = Spec {
+        count: 4,
+        aggregates: 2,
+        first_version: 1,
+        id_prefix: "00000000".into(),
+        string_tenants: false,
+    };
+    let received = Received::new(std::slice::from_ref(&spec));
+    // Aggregate 0: version 2 before version 1.
+    received.record(&spec.envelope(2), 0);
+    let altered = spec.envelope(1).to_builder().tenant_id(99).build()?;
+    received.record(&altered, 0);
+    received.record(&spec.envelope(1), 0);
+    let unexpected = spec.envelope(3).to_builder().event_id("unknown").build()?;
+    received.record(&unexpected, 0);
+    let tally = received.tally();
+    ensure!(
+        tally.order_violations == 1 && tally.field_mismatches == 2 && tally.duplicates == 1,
+        "the checks missed something: {tally:#?}"
+    );
+    ensure!(
+        tally.assert_clean(received.total()).is_err(),
+        "a partial, disordered run passed"
+    );
+    Ok(())
+}
+
 /// A name unique to this process and call.
 pub fn unique(label: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
