@@ -50,6 +50,7 @@ pub fn run(factory: impl BusFactory) -> ExitCode {
         dead_letter_after_exhausted_retries,
         dead_letter_undecodable_bytes,
         panicking_handler_is_isolated,
+        handler_panicking_before_its_future_keeps_order,
         backpressure_without_loss,
         close_drains,
         detached_publish_failure_reaches_callback,
@@ -355,6 +356,57 @@ async fn panicking_handler_is_isolated(factory: Arc<dyn BusFactory>) -> anyhow::
     let info = dead_letter::DeadLetter::from_headers(&letters[0].headers).context("headers")?;
     ensure!(info.error.contains("panicked"), "{info:?}");
     bus.close().await?;
+    Ok(())
+}
+
+/// A handler that panics while being called, before it returns its future,
+/// is caught like one that panics inside it: its event is dead-lettered
+/// while the aggregate is still held, so the aggregate's next event runs
+/// after it and the panicking event is not run again.
+async fn handler_panicking_before_its_future_keeps_order(
+    factory: Arc<dyn BusFactory>,
+) -> anyhow::Result<()> {
+    let (bus, topic) = bus_with_topic(&factory, |_| {}).await?;
+    let dead = support::dead_letters(&bus, &topic).await?;
+    let recorder = Recorder::default();
+    let calls_of_first = Arc::new(AtomicU32::new(0));
+    let calls_before_second = Arc::new(parking_lot::Mutex::new(None));
+    let (r, calls, before) = (
+        recorder.clone(),
+        calls_of_first.clone(),
+        calls_before_second.clone(),
+    );
+    bus.subscribe_envelope(&topic, move |event: Envelope, _| {
+        if event.event_version() == 1 {
+            calls.fetch_add(1, Ordering::SeqCst);
+            panic!("handler bug before any await");
+        }
+        before.lock().get_or_insert(calls.load(Ordering::SeqCst));
+        let r = r.clone();
+        async move {
+            r.record(event.aggregate_id(), event.event_version());
+            Ok(())
+        }
+    })
+    .await?;
+    bus.publish_envelope(&topic, &envelope("k", 1)).await?;
+    bus.publish_envelope(&topic, &envelope("k", 2)).await?;
+    recorder.wait_for(1).await?;
+    let letters = dead.wait_for(1).await?;
+    let info = dead_letter::DeadLetter::from_headers(&letters[0].headers).context("headers")?;
+    ensure!(info.error.contains("panicked"), "{info:?}");
+    ensure!(
+        *calls_before_second.lock() == Some(1),
+        "k v1 must be answered (dead-lettered) before k v2 runs, and only once: \
+         calls of v1 before v2 = {:?}, in all {}",
+        calls_before_second.lock(),
+        calls_of_first.load(Ordering::SeqCst)
+    );
+    bus.close().await?;
+    ensure!(
+        calls_of_first.load(Ordering::SeqCst) == 1,
+        "a dead-lettered event is not run again"
+    );
     Ok(())
 }
 
