@@ -78,9 +78,11 @@ pub struct BusConfig {
     /// are created, existing ones never altered), warn on mismatch, no
     /// destructive changes.
     pub topics: TopicPolicy,
-    /// How long [`EventBus::close`](crate::EventBus::close) waits for queued
-    /// and running handlers before giving up on the rest (they are nacked
-    /// and redelivered). Default: 30 s.
+    /// How long [`EventBus::close`](crate::EventBus::close) may take in all.
+    /// Queued and running handlers get the first 3/5 of it before the rest
+    /// is given up on (nacked and redelivered), settling 1/5 (what is not
+    /// settled by then is redelivered), flushing publishes and closing the
+    /// connection the last 1/5. Default: 30 s.
     #[serde(with = "humantime_serde")]
     pub close_timeout: Duration,
 }

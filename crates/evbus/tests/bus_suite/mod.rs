@@ -53,6 +53,8 @@ pub fn run(factory: impl BusFactory) -> ExitCode {
         handler_panicking_before_its_future_keeps_order,
         backpressure_without_loss,
         close_drains,
+        close_is_cancel_safe,
+        dropping_the_last_handle_shuts_down,
         detached_publish_failure_reaches_callback,
     ]
     .into_iter()
@@ -529,6 +531,85 @@ async fn close_drains(factory: Arc<dyn BusFactory>) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Waits until the runtime runs no more tasks than `baseline`.
+async fn tasks_return_to(baseline: usize, what: &str) -> anyhow::Result<()> {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while metrics.num_alive_tasks() > baseline {
+        if tokio::time::Instant::now() >= deadline {
+            bail!(
+                "{what}: {} tasks still alive, {baseline} before the bus was built",
+                metrics.num_alive_tasks()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+/// A bus whose one handler is running a 2 s event, and the task count from
+/// before the bus was built.
+async fn bus_with_running_handler(
+    factory: &Arc<dyn BusFactory>,
+) -> anyhow::Result<(EventBus, usize)> {
+    let baseline = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    let (bus, topic) = bus_with_topic(factory, |_| {}).await?;
+    let started = Arc::new(tokio::sync::Semaphore::new(0));
+    let s = started.clone();
+    bus.subscribe_envelope(&topic, move |_: Envelope, _| {
+        let s = s.clone();
+        async move {
+            s.add_permits(1);
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            Ok(())
+        }
+    })
+    .await?;
+    bus.publish_envelope(&topic, &envelope("slow", 1)).await?;
+    tokio::time::timeout(Duration::from_secs(30), started.acquire())
+        .await
+        .context("the handler did not start")??
+        .forget();
+    Ok((bus, baseline))
+}
+
+/// `close` is cancel-safe: dropping its future (a caller's timeout) does not
+/// stop the shutdown half-way; a later `close` waits for it and returns
+/// `Ok`, and every task of the bus ends.
+async fn close_is_cancel_safe(factory: Arc<dyn BusFactory>) -> anyhow::Result<()> {
+    let (bus, baseline) = bus_with_running_handler(&factory).await?;
+    let cancelled = tokio::time::timeout(Duration::from_millis(50), bus.close()).await;
+    ensure!(
+        cancelled.is_err(),
+        "close cannot finish while a 2 s handler runs"
+    );
+    match tokio::time::timeout(Duration::from_secs(10), bus.close()).await {
+        Ok(closed) => closed.context("the second close")?,
+        Err(_) => bail!("a close after a cancelled close did not return within 10 s"),
+    }
+    ensure!(
+        matches!(
+            bus.publish_envelope("any", &envelope("late", 1)).await,
+            Err(error) if error.kind() == evbus::BusErrorKind::Closed
+        ),
+        "the bus is closed afterwards"
+    );
+    drop(bus);
+    tasks_return_to(baseline, "after close").await
+}
+
+/// Dropping the last handle of a bus that was not closed shuts it down in
+/// the background: no task of the bus is left running.
+async fn dropping_the_last_handle_shuts_down(factory: Arc<dyn BusFactory>) -> anyhow::Result<()> {
+    let (bus, baseline) = bus_with_running_handler(&factory).await?;
+    let clone = bus.clone();
+    drop(bus);
+    drop(clone);
+    tasks_return_to(baseline, "after the last handle was dropped").await
 }
 
 /// A fire-and-forget publish the broker refuses reaches the error callback.
