@@ -325,3 +325,89 @@ fn standby_takes_over_when_the_active_member_crashes() {
         entries.len()
     );
 }
+
+/// The server dies under load and the client keeps reconnecting: `close`
+/// still returns within `close_timeout` (acks, flushes and the connection's
+/// close wait on a client that never reconnects), and whatever it did not
+/// settle is redelivered once the server is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_keeps_its_deadline_while_the_server_is_down() {
+    let server = server();
+    let close_timeout = Duration::from_secs(2);
+    let mut first_config = config(&server, "outage");
+    first_config.nats.max_reconnects = None;
+    first_config.close_timeout = close_timeout;
+    let first = EventBus::from_config(first_config)
+        .await
+        .expect("first member");
+    let topic = unique("outage");
+    first
+        .configure_topics([(topic.clone(), TopicOptions::default())])
+        .await
+        .expect("topic");
+    let log = Log::default();
+    let (aggregates, versions) = (10usize, 20i64);
+    for version in 1..=versions {
+        let round: Vec<Envelope> = (0..aggregates)
+            .map(|a| envelope(&format!("agg-{a}"), version))
+            .collect();
+        for result in first.publish_batch(&topic, &round).await.expect("publish") {
+            result.expect("stored");
+        }
+    }
+    first
+        .subscribe_envelope(&topic, log.handler("first", Duration::from_millis(50)))
+        .await
+        .expect("subscribe");
+    log.wait("the first member handling part of the stream", |log| {
+        log.entries.lock().len() >= 20
+    })
+    .await;
+
+    server.stop();
+    // Queued fire-and-forget publishes wait on the reconnecting client too.
+    for version in 1..=5 {
+        first
+            .publish_detached(&topic, &envelope("during-outage", version))
+            .await
+            .expect("queued");
+    }
+    let began = Instant::now();
+    let closed = tokio::time::timeout(close_timeout * 5, first.close()).await;
+    let took = began.elapsed();
+    assert!(
+        closed.is_ok(),
+        "close did not return within {:?}",
+        close_timeout * 5
+    );
+    // A second of slack for scheduling on a loaded machine: the point is
+    // that the close ends, not how fast.
+    assert!(
+        took <= close_timeout + Duration::from_secs(1),
+        "close took {took:?} with close_timeout {close_timeout:?}"
+    );
+
+    server.restart().await.expect("server back");
+    let second = EventBus::from_config(config(&server, "outage"))
+        .await
+        .expect("second member");
+    second
+        .subscribe_envelope(&topic, log.handler("second", Duration::ZERO))
+        .await
+        .expect("subscribe");
+    let total = aggregates * versions as usize;
+    log.wait(
+        "every stored event handled by one member or the other",
+        |log| {
+            let entries = log.entries.lock();
+            let stored: std::collections::HashSet<(&String, i64)> = entries
+                .iter()
+                .filter(|(_, a, _, _)| a.starts_with("agg-"))
+                .map(|(_, a, v, _)| (a, *v))
+                .collect();
+            stored.len() == total
+        },
+    )
+    .await;
+    second.close().await.expect("close");
+}
