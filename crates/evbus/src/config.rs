@@ -65,7 +65,10 @@ pub struct BusConfig {
     /// timeout 500 ms, no retries, no handler timeout. One exception:
     /// `pool.keepalive_interval` (how often held messages' broker leases are
     /// extended, e.g. JetStream in-progress acks, while they wait or run)
-    /// is 5 s when not set, since a bus needs it for every broker lease.
+    /// is 5 s when not set, since a bus needs it for every broker lease, and
+    /// it is shortened, set or not, to a third of the shortest lease a
+    /// transport reports for a delivery (its ack wait), so no lease runs out
+    /// while its message waits or runs.
     pub pool: PoolConfig,
     /// Where messages that cannot be handled go.
     pub dead_letter: DeadLetterConfig,

@@ -41,6 +41,8 @@ pub(crate) struct PullShared {
     /// Only to read delivery metadata with async-nats's own parser.
     jetstream: async_nats::jetstream::Context,
     pub(crate) keep_alive_every: Duration,
+    /// The consumer's AckWait: how long a delivery's lease runs.
+    pub(crate) ack_wait: Duration,
     epoch: Instant,
     unpin_subject: Option<String>,
     state: Mutex<PullState>,
@@ -67,6 +69,7 @@ impl PullShared {
             client: jetstream.client(),
             jetstream,
             keep_alive_every: ack_wait / 3,
+            ack_wait,
             epoch: Instant::now(),
             unpin_subject,
             state: Mutex::new(PullState::default()),

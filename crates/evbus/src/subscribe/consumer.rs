@@ -211,10 +211,16 @@ impl Consumer {
             meta: meta.clone(),
         };
         let key: Option<PoolKey> = aggregate.map(|aggregate| (self.id, aggregate));
+        let lease = ack.lease();
+        if let Some(length) = lease.length() {
+            // Kept alive three times per lease, so one late or lost
+            // extension does not let it run out.
+            self.bus.pool.shorten_keepalive_interval(length / 3);
+        }
         let job = Arc::new(Job::new(
             handler,
             source,
-            ack.lease(),
+            lease,
             self.bus.dead_letters.clone(),
         ));
         loop {
