@@ -49,6 +49,7 @@ pub fn run(factory: impl BusFactory) -> ExitCode {
         retry_in_place_holds_back_the_aggregate,
         dead_letter_after_exhausted_retries,
         dead_letter_undecodable_bytes,
+        dead_letter_of_a_message_at_the_size_limit,
         panicking_handler_is_isolated,
         handler_panicking_before_its_future_keeps_order,
         backpressure_without_loss,
@@ -328,6 +329,60 @@ async fn dead_letter_undecodable_bytes(factory: Arc<dyn BusFactory>) -> anyhow::
     ensure!(info.attempts == 0, "the handler never ran: {info:?}");
     ensure!(&letters[0].payload[..] == b"\xff\x00 not an envelope");
     recorder.wait_for(1).await?;
+    bus.close().await?;
+    Ok(())
+}
+
+/// A message just under the size limit fails for good: its dead-letter copy
+/// (the message plus the dead-letter headers) would be too large, so it is
+/// stored truncated, with a header giving the original size, and the
+/// aggregate moves on at once instead of retrying a publish that can never
+/// succeed.
+async fn dead_letter_of_a_message_at_the_size_limit(
+    factory: Arc<dyn BusFactory>,
+) -> anyhow::Result<()> {
+    let (bus, topic) = bus_with_topic(&factory, |_| {}).await?;
+    let dead = support::dead_letters(&bus, &topic).await?;
+    let recorder = Recorder::default();
+    let r = recorder.clone();
+    bus.subscribe(&topic, move |message: evbus::Message| {
+        let r = r.clone();
+        async move {
+            if message.payload.len() > 1_000 {
+                return Err(HandlerError::permanent("cannot handle the big one"));
+            }
+            r.record("k", 2);
+            Ok(())
+        }
+    })
+    .await?;
+    let limit = bus.transport().capabilities(&topic).max_message_bytes;
+    let big = OutgoingMessage::new(vec![b'x'; limit - 64]).with_key("k");
+    let size = big.payload.len();
+    bus.publish_message(&topic, big).await?;
+    bus.publish_message(&topic, OutgoingMessage::new(&b"small"[..]).with_key("k"))
+        .await?;
+    tokio::time::timeout(Duration::from_secs(5), recorder.wait_for(1))
+        .await
+        .context("the next event of the aggregate was not handled within 5 s")??;
+    let letters = dead.wait_for(1).await?;
+    let letter = &letters[0];
+    let info = dead_letter::DeadLetter::from_headers(&letter.headers).context("headers")?;
+    ensure!(info.error.contains("cannot handle the big one"), "{info:?}");
+    ensure!(
+        letter.payload.len() < size,
+        "the copy had to be cut to fit: {} bytes",
+        letter.payload.len()
+    );
+    ensure!(
+        header(&letter.headers, dead_letter::TRUNCATED) == Some(size.to_string().as_str()),
+        "the copy says it was cut from {size} bytes: {:?}",
+        header(&letter.headers, dead_letter::TRUNCATED)
+    );
+    ensure!(
+        letter.payload.iter().all(|b| *b == b'x'),
+        "a prefix of the original"
+    );
     bus.close().await?;
     Ok(())
 }
