@@ -37,7 +37,7 @@ fn main() -> anyhow::Result<()> {
         Command::Brokers => {
             let brokers = brokers::ensure()?;
             println!("nats-server: {}", brokers.nats_server.display());
-            println!("tansu:       {}", brokers.tansu.display());
+            println!("kafka jars:  {}", brokers.kafka_libs.display());
             Ok(())
         }
         Command::Demo(args) => demo::run(args),

@@ -1,5 +1,4 @@
-//! The bus-level conformance suite against a real Kafka-protocol broker
-//! (tansu).
+//! The bus-level conformance suite against Apache Kafka.
 
 mod bus_suite;
 
@@ -10,7 +9,10 @@ use evbus::{Backend, BusConfig, kafka::testkit::KafkaBroker};
 
 fn main() -> ExitCode {
     let broker = match KafkaBroker::start() {
-        Ok(broker) => Arc::new(broker),
+        Ok(broker) => {
+            eprintln!("bus suite against {}", broker.describe());
+            Arc::new(broker)
+        }
         Err(error) => {
             eprintln!("{error}");
             return ExitCode::FAILURE;

@@ -156,6 +156,32 @@ impl KafkaTopicAdmin {
         Ok(Some((partitions, replicas)))
     }
 
+    /// Waits until the brokers' metadata shows `topic` (with `partitions`
+    /// partitions, when given). The controller answers CreateTopics and
+    /// CreatePartitions before every broker's metadata has caught up; a
+    /// describe straight after would not see the change.
+    async fn wait_visible(&self, topic: &str, partitions: Option<u32>) -> Result<(), TopicsError> {
+        let deadline = tokio::time::Instant::now() + self.inner.timeout;
+        loop {
+            let layout = self.layout(topic).await?;
+            let visible = layout.is_some_and(|(count, _)| partitions.is_none_or(|p| count >= p));
+            if visible {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(TopicsError::unavailable(
+                    topic,
+                    format!(
+                        "the broker accepted the change but its metadata did not show it \
+                         within {:?}",
+                        self.inner.timeout
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The topic's configs as the broker reports them; with `explicit_only`
     /// just those set on the topic itself (the set `AlterConfigs` replaces).
     async fn configs(
@@ -363,7 +389,8 @@ impl TopicAdmin for KafkaTopicAdmin {
                 Err((_, code)) => return Err(failure(topic, KafkaError::AdminOp(code))),
             }
         }
-        Ok(())
+        let partitions = u32::try_from(partitions).ok();
+        self.wait_visible(topic, partitions).await
     }
 
     async fn update(&self, topic: &str, options: &TopicOptions) -> Result<(), TopicsError> {
@@ -433,6 +460,7 @@ impl TopicAdmin for KafkaTopicAdmin {
                     Err((_, code)) => return Err(failure(topic, KafkaError::AdminOp(code))),
                 }
             }
+            self.wait_visible(topic, Some(partitions)).await?;
         }
         tracing::debug!(topic, ?options, "topic updated");
         Ok(())

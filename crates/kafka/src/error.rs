@@ -10,9 +10,10 @@ pub(crate) fn produce_kind(code: RDKafkaErrorCode) -> ErrorKind {
     use RDKafkaErrorCode as C;
     match code {
         // The message may have reached the broker before its timer ran out,
-        // or the broker failed while writing it (UNKNOWN_SERVER_ERROR; tansu
-        // answers it while shutting down).
-        C::MessageTimedOut | C::RequestTimedOut | C::PurgeInflight | C::Unknown => {
+        // or the broker failed while writing it (UNKNOWN_SERVER_ERROR), or
+        // the client died of a fatal error with it in flight (it is then
+        // replaced, so a retry goes through).
+        C::MessageTimedOut | C::RequestTimedOut | C::PurgeInflight | C::Unknown | C::Fatal => {
             ErrorKind::OutcomeUnknown
         }
         C::UnknownTopic

@@ -1,21 +1,31 @@
 //! The idempotent producer: bounded in-flight publishes, one delivery
-//! report per publish.
+//! report per publish, and a new client after a fatal error.
+//!
+//! librdkafka makes an idempotent producer unusable after a fatal error
+//! (for example a sequence gap the broker cannot explain): every later
+//! publish would fail. The producer then builds a new client; publishes
+//! still in the old one are purged, so each gets its error report
+//! (`OutcomeUnknown`: it may or may not have been stored) rather than
+//! hanging or vanishing.
 
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
 
 use evbus_transport::{ErrorKind, OutgoingMessage, Position, Receipt, Result, TransportError};
+use parking_lot::RwLock;
 use rdkafka::{
-    ClientContext,
+    ClientConfig, ClientContext,
     config::RDKafkaLogLevel,
     error::KafkaError,
     message::{Header, Message, OwnedHeaders},
-    producer::{BaseRecord, DeliveryResult, Producer as _, ProducerContext, ThreadedProducer},
+    producer::{
+        BaseRecord, DeliveryResult, Producer as _, ProducerContext, PurgeConfig, ThreadedProducer,
+    },
     types::RDKafkaErrorCode,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
@@ -40,6 +50,8 @@ pub(crate) struct Pending {
 pub(crate) struct DeliveryContext {
     /// Cleared when the brokers cannot be reached, set by a successful delivery.
     connected: Arc<AtomicBool>,
+    /// Set when librdkafka reports a fatal error: the client must be replaced.
+    fatal: Arc<AtomicBool>,
 }
 
 impl ClientContext for DeliveryContext {
@@ -50,6 +62,9 @@ impl ClientContext for DeliveryContext {
     fn error(&self, error: KafkaError, reason: &str) {
         if logs::is_connection_error(&error) {
             self.connected.store(false, Ordering::Relaxed);
+        }
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) {
+            self.fatal.store(true, Ordering::SeqCst);
         }
         logs::client_error(&error, reason);
     }
@@ -67,7 +82,12 @@ impl ProducerContext for DeliveryContext {
                     offset: u64::try_from(message.offset()).unwrap_or_default(),
                 })
             }
-            Err((error, _)) => Err(error.clone()),
+            Err((error, _)) => {
+                if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) {
+                    self.fatal.store(true, Ordering::SeqCst);
+                }
+                Err(error.clone())
+            }
         };
         // The publisher may have stopped waiting (its future was dropped);
         // the slot is freed either way when `pending` drops here.
@@ -100,9 +120,22 @@ impl InFlight {
     }
 }
 
+type Client = ThreadedProducer<DeliveryContext>;
+
+/// A client and its own fatal flag: reports from a replaced client can
+/// never mark its replacement.
+struct Current {
+    client: Client,
+    fatal: Arc<AtomicBool>,
+}
+
 /// The transport's producer.
 pub(crate) struct Producer {
-    inner: ThreadedProducer<DeliveryContext>,
+    /// The current client; replaced after a fatal error.
+    inner: RwLock<Current>,
+    /// What a replacement client is built from.
+    client_config: ClientConfig,
+    rebuilds: AtomicU64,
     slots: Arc<Semaphore>,
     max_in_flight: u32,
     publish_timeout: Duration,
@@ -116,20 +149,72 @@ impl Producer {
             .unwrap_or(u32::MAX)
             .min(Semaphore::MAX_PERMITS as u32);
         let connected = Arc::new(AtomicBool::new(true));
-        let inner = config
-            .producer_client_config()
-            .create_with_context(DeliveryContext {
-                connected: connected.clone(),
-            })
-            .map_err(error::config_error)?;
+        let client_config = config.producer_client_config();
+        let inner = create(&client_config, &connected)?;
         Ok(Self {
-            inner,
+            inner: RwLock::new(inner),
+            client_config,
+            rebuilds: AtomicU64::new(0),
             slots: Arc::new(Semaphore::new(max_in_flight as usize)),
             max_in_flight,
             publish_timeout: config.publish_timeout,
             max_payload: config.max_payload_bytes(),
             connected,
         })
+    }
+
+    /// How many times the client was replaced after a fatal error.
+    pub fn rebuilds(&self) -> u64 {
+        self.rebuilds.load(Ordering::Relaxed)
+    }
+
+    /// Replaces the client if librdkafka declared it dead. Publishes still
+    /// in the old client are purged: each gets an error report.
+    fn recover(&self) -> Result<()> {
+        if !self.inner.read().fatal.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let mut inner = self.inner.write();
+        // Another publish may have replaced it while this one waited.
+        if !inner.fatal.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let reason = inner.client.client().fatal_error();
+        let fresh = create(&self.client_config, &self.connected)?;
+        let old = std::mem::replace(&mut *inner, fresh).client;
+        drop(inner);
+        let rebuilds = self.rebuilds.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::warn!(
+            ?reason,
+            rebuilds,
+            "the Kafka producer hit a fatal error; publishing continues on a new client, \
+             publishes in flight on the old one fail with their error"
+        );
+        // Purging delivers every outstanding report (as errors); dropping
+        // joins the old client's polling thread, so off this thread.
+        std::thread::spawn(move || {
+            old.purge(PurgeConfig::default().queue().inflight());
+            let _ = old.flush(Duration::from_secs(5));
+        });
+        Ok(())
+    }
+
+    /// Raises a fatal error in the current client, as librdkafka would on
+    /// an unrecoverable idempotence failure. Test support only.
+    #[cfg(feature = "testkit")]
+    #[allow(unsafe_code)]
+    pub fn inject_fatal_error(&self) {
+        let reason = c"injected by evbus_kafka::testkit";
+        let inner = self.inner.read();
+        // SAFETY: the client pointer is valid while `inner` is borrowed, and
+        // `reason` is a NUL-terminated string librdkafka copies.
+        unsafe {
+            rdkafka::bindings::rd_kafka_test_fatal_error(
+                inner.client.client().native_ptr(),
+                rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                reason.as_ptr(),
+            );
+        }
     }
 
     /// Whether the last thing heard from the brokers was good.
@@ -203,8 +288,13 @@ impl Producer {
             record = record.key(key.as_str());
         }
         let deadline = tokio::time::Instant::now() + self.publish_timeout;
+        // A message refused for a fatal error was never enqueued: it is
+        // sent once more on the replacement client.
+        let mut fatal_retry = true;
         loop {
-            match self.inner.send(record) {
+            self.recover()?;
+            let sent = self.inner.read().client.send(record);
+            match sent {
                 Ok(()) => {
                     return Ok(InFlight {
                         topic: topic.to_owned(),
@@ -216,6 +306,13 @@ impl Producer {
                 {
                     record = back;
                     tokio::time::sleep(QUEUE_FULL_BACKOFF).await;
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::Fatal), back))
+                    if fatal_retry =>
+                {
+                    fatal_retry = false;
+                    self.inner.read().fatal.store(true, Ordering::SeqCst);
+                    record = back;
                 }
                 // Dropping the record frees its slot.
                 Err((err, _)) => return Err(error::produce_error(err, topic)),
@@ -239,8 +336,19 @@ impl Producer {
         let flushed = self.flush().await;
         self.slots.close();
         // Reports are all in; this only makes librdkafka's own queues empty.
-        let inner = self.inner.clone();
+        let inner = self.inner.read().client.clone();
         let _ = tokio::task::spawn_blocking(move || inner.flush(Duration::from_secs(1))).await;
         flushed
     }
+}
+
+fn create(config: &ClientConfig, connected: &Arc<AtomicBool>) -> Result<Current> {
+    let fatal = Arc::new(AtomicBool::new(false));
+    let client = config
+        .create_with_context(DeliveryContext {
+            connected: connected.clone(),
+            fatal: fatal.clone(),
+        })
+        .map_err(error::config_error)?;
+    Ok(Current { client, fatal })
 }

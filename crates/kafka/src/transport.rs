@@ -131,6 +131,24 @@ impl KafkaTransport {
         &self.config
     }
 
+    /// How many times the producer's client was replaced after a fatal
+    /// librdkafka error (publishing goes on; the publishes in flight at
+    /// that moment failed with their error).
+    pub fn producer_rebuilds(&self) -> u64 {
+        self.producer.read().as_ref().map_or(0, |p| p.rebuilds())
+    }
+
+    /// Raises a fatal error in the producer's client, as librdkafka does on
+    /// an idempotence failure it cannot recover from. For tests of that
+    /// path (feature `testkit`).
+    #[cfg(feature = "testkit")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
+    pub fn inject_fatal_producer_error(&self) {
+        if let Some(producer) = self.producer.read().as_ref() {
+            producer.inject_fatal_error();
+        }
+    }
+
     fn producer(&self) -> Result<Arc<Producer>> {
         if self.closed.load(Ordering::SeqCst) {
             return Err(TransportError::closed(NAME, "the transport"));

@@ -11,8 +11,8 @@ use tokio::time::Instant;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_message_holds_the_commit_until_it_completes() -> Result<()> {
-    let broker = KafkaBroker::start()?;
-    let transport = connect(&broker).await?;
+    let broker = KafkaBroker::shared()?;
+    let transport = connect(broker).await?;
     let topic = topic(&transport, "slow", 1).await?;
     let group = unique("slow");
     for i in 0..10 {
@@ -40,7 +40,7 @@ async fn a_slow_message_holds_the_commit_until_it_completes() -> Result<()> {
         delivery.ack().await?;
     }
     eventually("the commit reaches the slow message", || async {
-        Ok(committed(&broker, &topic, &group, 1).await?.get(&0) == Some(&3))
+        Ok(committed(broker, &topic, &group, 1).await?.get(&0) == Some(&3))
     })
     .await?;
     // While it is still being handled, several commit intervals pass and the
@@ -49,7 +49,7 @@ async fn a_slow_message_holds_the_commit_until_it_completes() -> Result<()> {
     let mut tick = tokio::time::interval(interval * 2);
     for _ in 0..5 {
         tick.tick().await;
-        let now = committed(&broker, &topic, &group, 1).await?;
+        let now = committed(broker, &topic, &group, 1).await?;
         ensure!(
             now.get(&0) == Some(&3),
             "committed past the slow message: {now:?}"
@@ -58,7 +58,7 @@ async fn a_slow_message_holds_the_commit_until_it_completes() -> Result<()> {
 
     slow.ack().await?;
     eventually("the commit jumps past everything done", || async {
-        Ok(committed(&broker, &topic, &group, 1).await?.get(&0) == Some(&10))
+        Ok(committed(broker, &topic, &group, 1).await?.get(&0) == Some(&10))
     })
     .await?;
     sub.close().await?;
@@ -68,8 +68,8 @@ async fn a_slow_message_holds_the_commit_until_it_completes() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_topic_fails_fast_with_a_clear_error() -> Result<()> {
-    let broker = KafkaBroker::start()?;
-    let transport = connect(&broker).await?;
+    let broker = KafkaBroker::shared()?;
+    let transport = connect(broker).await?;
     let started = Instant::now();
     let err = transport
         .publish(&unique("missing"), OutgoingMessage::new("x"))
@@ -92,7 +92,7 @@ async fn a_missing_topic_fails_fast_with_a_clear_error() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_window_pauses_the_partition_until_it_drains() -> Result<()> {
     const WINDOW: usize = 10;
-    let broker = KafkaBroker::start()?;
+    let broker = KafkaBroker::shared()?;
     let mut config = broker.config();
     config.partition_window = WINDOW;
     let transport = evbus_kafka::KafkaTransport::connect(config).await?;

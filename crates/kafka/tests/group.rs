@@ -82,14 +82,14 @@ fn distinct(log: &Log) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partitions_split_and_a_revoke_mid_stream_loses_nothing() -> Result<()> {
     const ROUNDS: usize = 60;
-    let broker = KafkaBroker::start()?;
-    let publisher = connect(&broker).await?;
+    let broker = KafkaBroker::shared()?;
+    let publisher = connect(broker).await?;
     let topic = topic(&publisher, "group", 4).await?;
     let group = unique("group");
     let log: Log = Arc::default();
     let (stop, stop_rx) = watch::channel(false);
-    let first = Arc::new(connect(&broker).await?);
-    let second = Arc::new(connect(&broker).await?);
+    let first = Arc::new(connect(broker).await?);
+    let second = Arc::new(connect(broker).await?);
     let a = member(
         0,
         first.clone(),
@@ -205,8 +205,8 @@ async fn partitions_split_and_a_revoke_mid_stream_loses_nothing() -> Result<()> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_latest_group_gets_everything_published_after_subscribe_returned() -> Result<()> {
-    let broker = KafkaBroker::start()?;
-    let transport = connect(&broker).await?;
+    let broker = KafkaBroker::shared()?;
+    let transport = connect(broker).await?;
     let topic = topic(&transport, "latest", 2).await?;
     for i in 0..10 {
         transport

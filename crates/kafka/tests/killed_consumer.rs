@@ -109,8 +109,8 @@ fn collect(
 }
 
 async fn parent() -> Result<()> {
-    let broker = KafkaBroker::start()?;
-    let publisher = common::connect(&broker).await?;
+    let broker = KafkaBroker::shared()?;
+    let publisher = common::connect(broker).await?;
     let topic = common::topic(&publisher, "killed", 4).await?;
     let group = common::unique("killed");
     for seq in 0..EACH {

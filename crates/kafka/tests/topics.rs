@@ -1,21 +1,15 @@
-//! Topic strategies against the tansu broker, and no admin request on the
+//! Topic strategies against Apache Kafka, and no admin request on the
 //! publish path.
-//!
-//! tansu 0.6.0 answers `AlterConfigs` and `CreatePartitions` with
-//! `UnsupportedFeature`: create-or-update cannot fix drift there, and the
-//! test checks that it says so and changes nothing. Everything else runs as
-//! on Kafka.
 
 mod common;
 
 use std::time::Duration;
 
 use anyhow::{Result, ensure};
-use common::{connect, topic, unique};
+use common::{connect, set_unmanaged_config, topic, topic_config, unique};
 use evbus_kafka::testkit::KafkaBroker;
 use evbus_topics::{
-    MismatchAction, Outcome, Strategy, TopicField, TopicOptions, TopicPolicy, TopicsErrorKind,
-    configure,
+    MismatchAction, Outcome, Strategy, TopicField, TopicOptions, TopicPolicy, configure,
 };
 use evbus_transport::{OutgoingMessage, Transport};
 
@@ -31,8 +25,8 @@ fn drifted_fields(outcome: &Outcome) -> Vec<TopicField> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strategies_act_on_what_the_broker_has() -> Result<()> {
-    let broker = KafkaBroker::start()?;
-    let transport = connect(&broker).await?;
+    let broker = KafkaBroker::shared()?;
+    let transport = connect(broker).await?;
     let admin = transport.topic_admin();
     let wanted = TopicOptions::new().partitions(3).retention(HOUR);
     let longer = wanted.clone().retention(2 * HOUR);
@@ -57,27 +51,29 @@ async fn strategies_act_on_what_the_broker_has() -> Result<()> {
     let update = policy(Strategy::CreateOrUpdate);
     ensure!(configure(&*admin, &owned, &wanted, &update).await? == Outcome::Created);
     ensure!(configure(&*admin, &owned, &wanted, &update).await? == Outcome::Unchanged);
-    // ...and would fix drifted retention with AlterConfigs, which tansu
-    // refuses: the error names the call and nothing changes.
-    let err = configure(&*admin, &owned, &longer, &update)
-        .await
-        .expect_err("tansu has no AlterConfigs");
-    ensure!(err.kind() == TopicsErrorKind::Unsupported, "{err}");
-    ensure!(err.to_string().contains("AlterConfigs"), "{err}");
-    ensure!(admin.describe(&owned).await?.expect("exists").retention == Some(HOUR));
-    // Growing partitions needs the opt-in, and then CreatePartitions, which
-    // tansu refuses too.
-    let more = wanted.clone().partitions(6);
+    // ...fixes drifted retention, leaving alone a config it does not manage
+    // (the legacy AlterConfigs would reset it: the admin sends every config
+    // set on the topic)...
+    set_unmanaged_config(broker, &owned, "segment.ms", "7200000").await?;
+    let outcome = configure(&*admin, &owned, &longer, &update).await?;
+    ensure!(matches!(outcome, Outcome::Updated { .. }), "{outcome:?}");
+    ensure!(admin.describe(&owned).await?.expect("exists").retention == Some(2 * HOUR));
+    let kept = topic_config(broker, &owned, "segment.ms").await?;
+    ensure!(
+        kept.as_deref() == Some("7200000"),
+        "segment.ms was reset to {kept:?}"
+    );
+    // ...and grows partitions only with the opt-in.
+    let more = longer.clone().partitions(6);
     let outcome = configure(&*admin, &owned, &more, &update).await?;
     ensure!(
         drifted_fields(&outcome) == [TopicField::Partitions],
         "{outcome:?}"
     );
-    let err = configure(&*admin, &owned, &more, &update.allow_destructive(true))
-        .await
-        .expect_err("tansu has no CreatePartitions");
-    ensure!(err.to_string().contains("CreatePartitions"), "{err}");
     ensure!(admin.describe(&owned).await?.expect("exists").partitions == Some(3));
+    let outcome = configure(&*admin, &owned, &more, &update.allow_destructive(true)).await?;
+    ensure!(matches!(outcome, Outcome::Updated { .. }), "{outcome:?}");
+    ensure!(admin.describe(&owned).await?.expect("exists").partitions == Some(6));
 
     // Validate-only reports drift and a missing topic, and changes nothing.
     let validate = policy(Strategy::ValidateOnly);
@@ -123,8 +119,8 @@ async fn strategies_act_on_what_the_broker_has() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_publishes_make_no_admin_request() -> Result<()> {
-    let broker = KafkaBroker::start()?;
-    let transport = connect(&broker).await?;
+    let broker = KafkaBroker::shared()?;
+    let transport = connect(broker).await?;
     let topic = topic(&transport, "no-admin", 4).await?;
     let before = transport.admin().requests();
     let started = std::time::Instant::now();

@@ -9,7 +9,7 @@ pub enum TransportChoice {
     Memory,
     /// NATS JetStream (baseline: raw async-nats).
     Nats,
-    /// Kafka on tansu (baseline: raw rdkafka).
+    /// Apache Kafka (baseline: raw rdkafka).
     Kafka,
     /// All three.
     All,

@@ -1,7 +1,7 @@
 //! The brokers of a perf run, started through the backend crates'
 //! testkits (the binaries were installed by `brokers::ensure`, the same code
 //! as `cargo xtask test`, whose paths reach the testkits through
-//! `EVBUS_NATS_SERVER` / `EVBUS_TANSU`); plus unique topic names and topic
+//! `EVBUS_NATS_SERVER` / `EVBUS_KAFKA_LIBS`); plus unique topic names and topic
 //! creation for the raw baselines.
 
 use std::sync::{
@@ -12,7 +12,10 @@ use std::sync::{
 use anyhow::Context;
 use evbus::{
     Backend, BusConfig, TopicOptions, TopicPolicy,
-    kafka::{KafkaTransport, testkit::KafkaBroker},
+    kafka::{
+        KafkaTransport,
+        testkit::{BrokerOptions, JvmProfile, KafkaBroker},
+    },
     nats::{NatsConfig, NatsTransport, testkit::NatsServer},
     transport::Transport,
 };
@@ -23,7 +26,7 @@ pub struct Nats {
     pub admin: Arc<dyn Transport>,
 }
 
-/// A running tansu broker and a transport that creates its topics.
+/// A running Apache Kafka broker and a transport that creates its topics.
 pub struct Kafka {
     pub broker: KafkaBroker,
     pub admin: Arc<dyn Transport>,
@@ -51,9 +54,13 @@ impl Nats {
 
 impl Kafka {
     pub async fn start() -> anyhow::Result<Self> {
-        let broker = tokio::task::spawn_blocking(KafkaBroker::start)
+        // The full JIT and a larger heap: the broker is what is measured
+        // against, not a test fixture.
+        let mut options = BrokerOptions::default();
+        options.jvm = JvmProfile::Throughput;
+        let broker = tokio::task::spawn_blocking(move || KafkaBroker::start_with(&options))
             .await?
-            .context("starting tansu")?;
+            .context("starting Apache Kafka")?;
         let admin: Arc<dyn Transport> = Arc::new(KafkaTransport::connect(broker.config()).await?);
         Ok(Self { broker, admin })
     }

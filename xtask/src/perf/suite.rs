@@ -49,20 +49,11 @@ fn sizes(transport: &str, quick: bool) -> Sizes {
     let (publish, publish_sync, e2e) = match (transport, quick) {
         ("memory", true) => (50_000, 20_000, 20_000),
         ("memory", false) => (200_000, 100_000, 100_000),
-        // tansu (sqlite storage) is far slower than Kafka, reads above all
-        // (a few hundred msg/s end to end here), and each run costs a
-        // consumer group join: sizes and variants that keep a run in
-        // minutes.
-        ("kafka", true) => (3_000, 100, 1_000),
-        ("kafka", false) => (10_000, 300, 1_000),
         (_, true) => (10_000, 1_000, 10_000),
         (_, false) => (50_000, 3_000, 50_000),
     };
     let some_e2e = vec![(10, 0), (1_000, 0), (100_000, 0), (1_000, 1)];
     let (e2e_variants, latency_rates, parity_messages) = match (transport, quick) {
-        ("kafka", true) => (vec![(1_000, 0), (1_000, 1)], vec![1_000], vec![500]),
-        // Above 1,000 msg/s offered, tansu's backlog grows for the whole run.
-        ("kafka", false) => (some_e2e, vec![1_000], vec![500, 2_000]),
         (_, true) => (
             some_e2e,
             latency::RATES.to_vec(),
@@ -74,7 +65,7 @@ fn sizes(transport: &str, quick: bool) -> Sizes {
             go_parity::MESSAGES.to_vec(),
         ),
     };
-    let latency_seconds = if quick || transport == "kafka" { 1 } else { 3 };
+    let latency_seconds = if quick { 1 } else { 3 };
     Sizes {
         publish,
         publish_sync,
@@ -284,41 +275,32 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 nats.admin.close().await?;
             }
             _ => {
-                // A fresh broker per suite: tansu slows down as its sqlite
-                // store fills with the runs' topics.
-                for &scenario in &scenarios {
-                    bar.set_message("starting tansu");
-                    let kafka = Kafka::start().await?;
-                    let evbus = Evbus {
-                        config: kafka.bus_config(),
-                    };
-                    if scenario == ScenarioName::Resources {
-                        resources.extend(measure_resources(&bar, transport, &evbus, &sizes).await?);
-                        kafka.admin.close().await?;
-                        continue;
-                    }
-                    let raw = RawKafka {
-                        config: kafka.broker.config(),
-                        admin: kafka.admin.clone(),
-                    };
-                    let pair = Pair {
-                        transport,
-                        evbus: &evbus,
-                        raw: &raw,
-                        raw_name: "raw rdkafka",
-                        raw_settings: crate::perf::baselines::kafka::settings(
-                            &kafka.broker.config(),
-                        ),
-                        sizes: sizes.clone(),
-                    };
-                    let measured = suites(&ctx, &pair, &[scenario]).await?;
-                    profiles.extend(profile_missed(&bar, &evbus, &measured).await?);
-                    figures.extend(measured);
-                    if !settings.iter().any(|(t, _, _)| *t == transport) {
-                        settings.push((transport, pair.raw_name, pair.raw_settings));
-                    }
-                    kafka.admin.close().await?;
+                bar.set_message("starting Apache Kafka");
+                let kafka = Kafka::start().await?;
+                let evbus = Evbus {
+                    config: kafka.bus_config(),
+                };
+                let raw = RawKafka {
+                    config: kafka.broker.config(),
+                    admin: kafka.admin.clone(),
+                };
+                let pair = Pair {
+                    transport,
+                    evbus: &evbus,
+                    raw: &raw,
+                    raw_name: "raw rdkafka",
+                    raw_settings: crate::perf::baselines::kafka::settings(&kafka.broker.config()),
+                    sizes: sizes.clone(),
+                };
+                let measured = suites(&ctx, &pair, &scenarios).await?;
+                profiles.extend(profile_missed(&bar, &evbus, &measured).await?);
+                figures.extend(measured);
+                settings.push((transport, pair.raw_name, pair.raw_settings));
+                if want_resources {
+                    // The children need the broker: run them while it is up.
+                    resources.extend(measure_resources(&bar, transport, &evbus, &sizes).await?);
                 }
+                kafka.admin.close().await?;
             }
         }
     }

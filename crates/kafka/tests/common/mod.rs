@@ -94,3 +94,54 @@ where
         anyhow::ensure!(Instant::now() < deadline, "timed out waiting until {what}");
     }
 }
+
+fn admin_client(
+    broker: &KafkaBroker,
+) -> Result<rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext>> {
+    Ok(ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .create()?)
+}
+
+/// The configs set on `topic` itself (not broker defaults).
+async fn explicit_configs(broker: &KafkaBroker, topic: &str) -> Result<HashMap<String, String>> {
+    use rdkafka::admin::{AdminOptions, ConfigSource, ResourceSpecifier};
+    let admin = admin_client(broker)?;
+    let results = admin
+        .describe_configs([&ResourceSpecifier::Topic(topic)], &AdminOptions::new())
+        .await?;
+    let resource = results.into_iter().next().context("no describe result")??;
+    Ok(resource
+        .entries
+        .into_iter()
+        .filter(|e| e.source == ConfigSource::DynamicTopic)
+        .filter_map(|e| Some((e.name, e.value?)))
+        .collect())
+}
+
+/// Sets a config evbus does not manage on `topic`, keeping the others (a
+/// read-modify-write, as an operator's tool would).
+pub async fn set_unmanaged_config(
+    broker: &KafkaBroker,
+    topic: &str,
+    key: &str,
+    value: &str,
+) -> Result<()> {
+    use rdkafka::admin::{AdminOptions, AlterConfig, ResourceSpecifier};
+    let mut configs = explicit_configs(broker, topic).await?;
+    configs.insert(key.to_owned(), value.to_owned());
+    let mut alter = AlterConfig::new(ResourceSpecifier::Topic(topic));
+    for (k, v) in &configs {
+        alter = alter.set(k, v);
+    }
+    let admin = admin_client(broker)?;
+    for result in admin.alter_configs([&alter], &AdminOptions::new()).await? {
+        result.map_err(|(_, code)| anyhow::anyhow!("AlterConfigs on {topic}: {code}"))?;
+    }
+    Ok(())
+}
+
+/// The value of `key` set on `topic` itself, if any.
+pub async fn topic_config(broker: &KafkaBroker, topic: &str, key: &str) -> Result<Option<String>> {
+    Ok(explicit_configs(broker, topic).await?.remove(key))
+}
