@@ -247,7 +247,7 @@ impl Core {
             return None;
         }
         let epoch = p.epoch;
-        if !p.paused && p.pending() >= self.settings.window {
+        if !p.paused && p.is_full(self.settings.window) {
             p.paused = true;
             self.set_paused(consumer, partition, true);
         }
@@ -276,10 +276,10 @@ impl Core {
 
     /// Resumes paused partitions whose window drained to half.
     pub fn resume_drained(&self, consumer: &GroupConsumer) {
-        let resume_at = self.settings.window / 2;
+        let window = self.settings.window;
         let mut state = self.state.lock();
         for (&partition, p) in state.partitions.iter_mut() {
-            if p.paused && !p.leaving && p.pending() <= resume_at {
+            if p.paused && !p.leaving && p.has_room(window) {
                 p.paused = false;
                 self.set_paused(consumer, partition, false);
             }
