@@ -464,7 +464,11 @@ impl KafkaConfig {
             .set(
                 "fetch.message.max.bytes",
                 self.max_message_bytes.to_string(),
-            );
+            )
+            // Topics exist before anyone subscribes (the topic strategies
+            // create them), so one missing from the metadata is reported to
+            // the subscriber after 2 s rather than librdkafka's 30 s.
+            .set("topic.metadata.propagation.max.ms", "2000");
         let mut config = self.with_properties(config);
         config
             .set("group.id", group)

@@ -209,6 +209,13 @@ impl Core {
                 None => break,
                 Some(Err(error)) => {
                     logs::client_error(&error, "consuming");
+                    // A lost connection shows in the connection state and
+                    // heals by itself; anything else (a missing or forbidden
+                    // topic) would consume nothing in silence.
+                    if !logs::is_connection_error(&error) {
+                        self.handoff
+                            .report(crate::error::consume_error(error, self.topic()));
+                    }
                     break;
                 }
                 Some(Ok(message)) => {

@@ -13,7 +13,7 @@ use std::{
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use evbus_transport::Headers;
+use evbus_transport::{Headers, TransportError};
 use parking_lot::Mutex;
 use rdkafka::{
     Message,
@@ -110,6 +110,9 @@ pub(crate) enum Command {
 #[derive(Debug, Default)]
 struct Queue {
     records: VecDeque<Record>,
+    /// The latest consumer error not yet handed to the subscription; a
+    /// newer one replaces it (the same error tends to repeat every poll).
+    error: Option<TransportError>,
     closed: bool,
 }
 
@@ -191,6 +194,17 @@ impl Handoff {
         }
         self.ready.notify_one();
         Ok(())
+    }
+
+    /// Keeps a consumer error for the subscription's next `next_batch`.
+    pub fn report(&self, error: TransportError) {
+        self.queue.lock().error = Some(error);
+        self.ready.notify_one();
+    }
+
+    /// The consumer error waiting, if any; taken once.
+    pub fn take_error(&self) -> Option<TransportError> {
+        self.queue.lock().error.take()
     }
 
     /// Takes up to `max` records; `None` once closed.
