@@ -9,7 +9,8 @@
 //! reconnecting client) past the others' time: handlers get the first 3/5,
 //! settling what they answered the next 1/5, flushing publishes and closing
 //! the connection the rest. What is not settled in time is left unsettled,
-//! and the broker redelivers it.
+//! and the broker redelivers it; a connection still closing at the deadline
+//! finishes closing in the background.
 
 use std::{sync::Arc, time::Duration};
 
@@ -156,9 +157,26 @@ async fn run(inner: &Arc<BusInner>) -> Result<()> {
         );
     }
     let flushed = flush(inner, deadline).await;
-    let closed = match tokio::time::timeout_at(deadline, inner.transport.close()).await {
-        Ok(closed) => closed.map_err(BusError::from),
-        Err(_) => Err(past_deadline(total, "closing the connection")),
+    // Its own task: a connection that takes longer to close than the time
+    // left (a Kafka client leaving its group) finishes closing in the
+    // background rather than being cut off; nothing is lost by waiting less,
+    // since everything was settled or given up and flushed before.
+    let transport = inner.transport.clone();
+    let closing = tokio::spawn(async move { transport.close().await });
+    let closed = match tokio::time::timeout_at(deadline, closing).await {
+        Ok(Ok(closed)) => closed.map_err(BusError::from),
+        Ok(Err(failed)) => Err(BusError::new(
+            BusErrorKind::Internal,
+            format!("closing the connection failed: {failed}"),
+        )),
+        Err(_) => {
+            tracing::warn!(
+                ?total,
+                "close_timeout passed while closing the connection; it goes on closing in \
+                 the background"
+            );
+            Ok(())
+        }
     };
     flushed?;
     closed
