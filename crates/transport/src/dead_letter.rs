@@ -36,8 +36,9 @@ pub const TRUNCATED: &str = "evbus-dlq-truncated";
 /// original topic), drop it as a duplicate, or purge the dead-letter topic.
 const BROKER_DIRECTIVES: &[&str] = &["nats-expected-", "nats-msg-id", "nats-rollup", "nats-ttl"];
 
-/// Whether header `name` directs a broker's publish (see
-/// [`BROKER_DIRECTIVES`]) and so must not be copied into a dead letter.
+/// Whether header `name` directs how a broker stores a publish rather than
+/// describing the message (JetStream's `Nats-Expected-*`, `Nats-Msg-Id`,
+/// `Nats-Rollup`, `Nats-TTL`), and so must not be copied into a dead letter.
 pub fn is_broker_directive(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     BROKER_DIRECTIVES
