@@ -8,6 +8,7 @@ mod detached;
 mod error;
 mod handler;
 mod report;
+mod shutdown;
 mod subscribe;
 pub mod telemetry;
 
