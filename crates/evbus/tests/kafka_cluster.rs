@@ -3,6 +3,8 @@
 //! while an `EventBus` publishes and another consumes 20,000 envelopes over
 //! 500 aggregates: no acknowledged publish is lost, each aggregate's first
 //! deliveries keep their order, and the duplicates are counted.
+//!
+//! `harness = false`, so the counts it prints show in `cargo xtask test`.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -31,7 +33,26 @@ fn bus_config(cluster: &KafkaCluster, service: &str) -> BusConfig {
     config
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+fn main() -> std::process::ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    match runtime.block_on(a_killed_partition_leader_loses_no_acknowledged_event()) {
+        Ok(()) => {
+            println!("kafka_cluster: a_killed_partition_leader_loses_no_acknowledged_event ... ok");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "kafka_cluster: a_killed_partition_leader_loses_no_acknowledged_event FAILED: {e:#}"
+            );
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 async fn a_killed_partition_leader_loses_no_acknowledged_event() -> Result<()> {
     let cluster = Arc::new(tokio::task::spawn_blocking(KafkaCluster::start).await??);
     println!("against {}", cluster.describe());
