@@ -6,7 +6,7 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use bytes::Bytes;
@@ -26,9 +26,10 @@ use crate::{
     detached::Detached,
     error::{BusError, Result},
     handler::{DeliveryMeta, HandlerResult, Message, envelope_handler, raw_handler},
+    operations::{self, Ops},
     report::{ErrorCallback, Reporter},
     subscribe::{Consumer, DeadLetterSink, Job, Pool, Running, SubscriptionHandle, Target},
-    telemetry,
+    telemetry::{Metrics, Mode},
 };
 
 const OPEN: u8 = 0;
@@ -42,7 +43,7 @@ const CLOSED: u8 = 2;
 /// Cheap to clone: clones share one bus (handlers keep a clone to publish).
 #[derive(Clone)]
 pub struct EventBus {
-    inner: Arc<BusInner>,
+    pub(crate) inner: Arc<BusInner>,
 }
 
 impl std::fmt::Debug for EventBus {
@@ -66,7 +67,8 @@ pub(crate) struct BusInner {
     subscriptions: Mutex<Vec<Arc<Running>>>,
     next_subscription: AtomicU64,
     state: watch::Sender<u8>,
-    detached: Detached,
+    pub(crate) detached: Detached,
+    pub(crate) ops: Arc<Ops>,
 }
 
 impl BusInner {
@@ -126,7 +128,9 @@ impl EventBusBuilder {
         codec_config.source = config.service_name.clone();
         let codec = codec(config.codec, &codec_config);
 
-        let reporter = Arc::new(Reporter::new(self.on_error));
+        let metrics = Arc::new(Metrics::new());
+        let ops = Arc::new(Ops::new(config.operations.clone(), metrics.clone()));
+        let reporter = Arc::new(Reporter::new(self.on_error, metrics));
         // Jobs apply the handler timeout and answer their last failure
         // themselves (dead-lettering while the pool holds the aggregate), so
         // the pool only retries what they hand back.
@@ -153,22 +157,27 @@ impl EventBusBuilder {
             config.publish.queue_capacity,
             config.publish.batch_max,
         );
-        Ok(EventBus {
-            inner: Arc::new(BusInner {
-                config,
-                transport,
-                codec_config,
-                pool,
-                dead_letters,
-                codec,
-                reporter,
-                topics: TopicRegistry::new(),
-                subscriptions: Mutex::new(Vec::new()),
-                next_subscription: AtomicU64::new(0),
-                state: watch::channel(OPEN).0,
-                detached,
-            }),
-        })
+        let inner = Arc::new(BusInner {
+            config,
+            transport,
+            codec_config,
+            pool,
+            dead_letters,
+            codec,
+            reporter,
+            topics: TopicRegistry::new(),
+            subscriptions: Mutex::new(Vec::new()),
+            next_subscription: AtomicU64::new(0),
+            state: watch::channel(OPEN).0,
+            detached,
+            ops,
+        });
+        tokio::spawn(operations::sample(
+            Arc::downgrade(&inner),
+            inner.ops.config.sample_interval,
+            inner.ops.stop.clone(),
+        ));
+        Ok(EventBus { inner })
     }
 }
 
@@ -273,8 +282,10 @@ impl EventBus {
         // No topic check here: every transport's publish rejects an invalid
         // name with InvalidTopic before sending (a contract bullet the
         // conformance suite checks), so checking twice would only cost.
+        let started = Instant::now();
         let result = self.inner.transport.publish(topic, message).await;
-        telemetry::published("awaited", result.is_ok().into(), result.is_err().into());
+        let (ok, failed) = (result.is_ok().into(), result.is_err().into());
+        (self.inner.ops.metrics).published(Mode::Awaited, ok, failed, started.elapsed());
         Ok(result?)
     }
 
@@ -313,6 +324,7 @@ impl EventBus {
                 Err(error) => results.push(Some(Err(error))),
             }
         }
+        let started = Instant::now();
         let mut sent = self
             .inner
             .transport
@@ -336,7 +348,8 @@ impl EventBus {
             })
             .collect();
         let failed = results.iter().filter(|r| r.is_err()).count() as u64;
-        telemetry::published("awaited", results.len() as u64 - failed, failed);
+        let ok = results.len() as u64 - failed;
+        (self.inner.ops.metrics).published(Mode::Awaited, ok, failed, started.elapsed());
         Ok(results)
     }
 
@@ -458,6 +471,7 @@ impl EventBus {
             id: self.inner.next_subscription.fetch_add(1, Ordering::Relaxed),
             topic: topic.into(),
             group: group.into(),
+            stats: self.inner.ops.subscription(topic, group),
             target,
             stop: CancellationToken::new(),
         };
@@ -501,6 +515,7 @@ impl EventBus {
             let _ = inner.state.subscribe().wait_for(|s| *s == CLOSED).await;
             return Ok(());
         }
+        inner.ops.stop.cancel();
         let subscriptions = std::mem::take(&mut *inner.subscriptions.lock());
         for subscription in &subscriptions {
             subscription.stop();
