@@ -30,7 +30,9 @@ use crate::{
     report::{ErrorCallback, Reporter},
     subscribe::{Consumer, DeadLetterSink, Job, Pool, Running, SubscriptionHandle, Target},
     telemetry::{Metrics, Mode},
+    tracing_otel,
 };
+use tracing::Instrument;
 
 const OPEN: u8 = 0;
 /// Subscribing is refused; publishing still works (handlers publish while
@@ -282,8 +284,12 @@ impl EventBus {
         // No topic check here: every transport's publish rejects an invalid
         // name with InvalidTopic before sending (a contract bullet the
         // conformance suite checks), so checking twice would only cost.
+        let mut message = message;
+        let system = self.inner.transport.name();
+        let span = tracing_otel::publish_span(system, topic, std::slice::from_mut(&mut message));
         let started = Instant::now();
-        let result = self.inner.transport.publish(topic, message).await;
+        let publish = self.inner.transport.publish(topic, message);
+        let result = publish.instrument(span).await;
         let (ok, failed) = (result.is_ok().into(), result.is_err().into());
         (self.inner.ops.metrics).published(Mode::Awaited, ok, failed, started.elapsed());
         Ok(result?)
@@ -324,13 +330,10 @@ impl EventBus {
                 Err(error) => results.push(Some(Err(error))),
             }
         }
+        let span = tracing_otel::publish_span(self.inner.transport.name(), topic, &mut messages);
         let started = Instant::now();
-        let mut sent = self
-            .inner
-            .transport
-            .publish_batch(topic, messages)
-            .await
-            .into_iter();
+        let sent = self.inner.transport.publish_batch(topic, messages);
+        let mut sent = sent.instrument(span).await.into_iter();
         let results: Vec<Result<Receipt>> = results
             .into_iter()
             .map(|slot| match slot {
@@ -363,7 +366,10 @@ impl EventBus {
         self.inner
             .transport
             .validate_topic(topic, TopicUse::Publish)?;
-        let message = self.encode(envelope)?;
+        let mut message = self.encode(envelope)?;
+        // The span covers the enqueue; the send happens later, in a batch.
+        let system = self.inner.transport.name();
+        tracing_otel::publish_span(system, topic, std::slice::from_mut(&mut message));
         self.inner.detached.send(topic, message).await
     }
 
@@ -375,6 +381,8 @@ impl EventBus {
     }
 
     fn encode(&self, envelope: &Envelope) -> Result<OutgoingMessage> {
+        let traced = tracing_otel::with_trace_id(envelope);
+        let envelope = traced.as_ref().unwrap_or(envelope);
         let encoded = self.inner.codec.encode(envelope)?;
         Ok(OutgoingMessage {
             key: Some(encoded.key),
@@ -471,7 +479,7 @@ impl EventBus {
             id: self.inner.next_subscription.fetch_add(1, Ordering::Relaxed),
             topic: topic.into(),
             group: group.into(),
-            stats: self.inner.ops.subscription(topic, group),
+            stats: (self.inner.ops).subscription(transport.name(), topic, group),
             target,
             stop: CancellationToken::new(),
         };

@@ -11,6 +11,7 @@ pub mod operations;
 mod report;
 mod subscribe;
 pub mod telemetry;
+mod tracing_otel;
 
 pub use bus::{EventBus, EventBusBuilder};
 pub use config::{Backend, BusConfig, DeadLetterConfig, PublishConfig, SubscribeConfig};

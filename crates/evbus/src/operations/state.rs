@@ -51,8 +51,14 @@ impl Ops {
     }
 
     /// Registers a new subscription's stats and handles.
-    pub(crate) fn subscription(&self, topic: &str, group: &str) -> Arc<SubscriptionStats> {
+    pub(crate) fn subscription(
+        &self,
+        system: &'static str,
+        topic: &str,
+        group: &str,
+    ) -> Arc<SubscriptionStats> {
         let stats = Arc::new(SubscriptionStats {
+            system,
             topic: topic.to_owned(),
             group: group.to_owned(),
             metrics: SubscriptionMetrics::new(topic, group),
@@ -79,6 +85,8 @@ impl Ops {
 
 /// One subscription's activity and last sampled backlog.
 pub(crate) struct SubscriptionStats {
+    /// The transport's name, for spans.
+    pub(crate) system: &'static str,
     pub(crate) topic: String,
     pub(crate) group: String,
     pub(crate) metrics: SubscriptionMetrics,

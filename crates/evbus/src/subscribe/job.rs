@@ -23,7 +23,8 @@ use super::dead_letter::DeadLetterSink;
 use crate::handler::{
     DeliveryMeta, EnvelopeHandler, HandlerError, HandlerResult, Message, RawHandler,
 };
-use crate::operations::SubscriptionStats;
+use crate::{operations::SubscriptionStats, tracing_otel};
+use tracing::Instrument;
 
 /// The pool's key: one subscription's aggregate, so two subscriptions of the
 /// same aggregate never hold each other back.
@@ -136,7 +137,9 @@ impl Job {
 
     async fn timed_call(&self, attempt: u32) -> HandlerResult {
         let started = Instant::now();
-        let result = self.call().await;
+        let source = &self.source;
+        let span = tracing_otel::process_span(source.stats.system, &source.meta, &source.headers);
+        let result = self.call().instrument(span).await;
         (self.source.stats).attempted(self.source.fetched, started, attempt == 1);
         result
     }
