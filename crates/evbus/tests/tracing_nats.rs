@@ -1,117 +1,19 @@
-//! A trace started before `publish` on one bus continues in the handler's
-//! span on another bus, across NATS JetStream, checked with the
-//! OpenTelemetry SDK's in-memory span exporter.
+//! Trace propagation across NATS JetStream (see tracing_suite).
 
-use std::time::Duration;
+mod tracing_suite;
 
-use anyhow::{Context, Result, ensure};
-use evbus::{Backend, BusConfig, Envelope, EventBus, TopicOptions, nats::testkit::NatsServer};
-use opentelemetry::trace::{SpanKind, TracerProvider as _};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
-use tokio::sync::mpsc;
-use tracing::Instrument;
-use tracing_subscriber::layer::SubscriberExt;
-
-fn config(server: &NatsServer, service: &str) -> BusConfig {
-    let mut config = BusConfig::default();
-    config.backend = Backend::Nats;
-    config.service_name = service.into();
-    config.nats.servers = vec![server.url()];
-    config
-}
-
-fn attribute(span: &SpanData, key: &str) -> Option<String> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| kv.value.to_string())
-}
+use evbus::{Backend, BusConfig, nats::testkit::NatsServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_trace_started_before_publish_continues_in_the_consumers_handler() -> Result<()> {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("evbus-test"));
-    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))?;
-
+async fn nats_a_trace_started_before_publish_continues_in_the_consumers_handler()
+-> anyhow::Result<()> {
     let server = NatsServer::start().map_err(anyhow::Error::msg)?;
-    let topic = format!("traced-{}", std::process::id());
-    let publisher = EventBus::from_config(config(&server, "tracing-publisher")).await?;
-    publisher
-        .configure_topics([(topic.as_str(), TopicOptions::new())])
-        .await?;
-    let consumer = EventBus::from_config(config(&server, "tracing-consumer")).await?;
-    let (tx, mut handled) = mpsc::unbounded_channel();
-    consumer
-        .subscribe_envelope(&topic, move |event: Envelope, _meta| {
-            let tx = tx.clone();
-            async move {
-                // Inside the handler: the span it runs in is current.
-                tracing::info_span!("handler-work").in_scope(|| {});
-                let _ = tx.send(event.trace_id().map(str::to_owned));
-                Ok(())
-            }
-        })
-        .await?;
-
-    let event = Envelope::builder("order-1", "OrderPlaced", 1, "{}").build()?;
-    let request = tracing::info_span!("request");
-    publisher
-        .publish_envelope(&topic, &event)
-        .instrument(request)
-        .await?;
-    let envelope_trace = tokio::time::timeout(Duration::from_secs(30), handled.recv())
-        .await
-        .context("the event was not handled")?
-        .context("channel closed")?;
-    publisher.close().await?;
-    consumer.close().await?;
-    provider.force_flush()?;
-
-    let spans = exporter.get_finished_spans()?;
-    let find = |name: &str| {
-        spans
-            .iter()
-            .find(|s| s.name == name)
-            .with_context(|| format!("no `{name}` span in {:?}", names(&spans)))
-    };
-    let request = find("request")?;
-    let publish = find(&format!("publish {topic}"))?;
-    let process = find(&format!("process {topic}"))?;
-    let work = find("handler-work")?;
-    let trace = request.span_context.trace_id();
-    for span in [publish, process, work] {
-        ensure!(
-            span.span_context.trace_id() == trace,
-            "{} left the trace",
-            span.name
-        );
-    }
-    ensure!(publish.parent_span_id == request.span_context.span_id());
-    ensure!(
-        process.parent_span_id == publish.span_context.span_id(),
-        "process is not the publish's child"
-    );
-    ensure!(
-        work.parent_span_id == process.span_context.span_id(),
-        "the handler did not run in the process span"
-    );
-    ensure!(publish.span_kind == SpanKind::Producer && process.span_kind == SpanKind::Consumer);
-    ensure!(attribute(process, "messaging.system").as_deref() == Some("nats"));
-    ensure!(attribute(process, "messaging.destination.name").as_deref() == Some(topic.as_str()));
-    ensure!(attribute(process, "messaging.message.id").as_deref() == Some(event.event_id()));
-    ensure!(attribute(process, "messaging.message.delivery_count").as_deref() == Some("1"));
-    ensure!(attribute(process, "messaging.message.sequence").is_some());
-    // The envelope names the same trace.
-    ensure!(
-        envelope_trace.as_deref() == Some(trace.to_string().as_str()),
-        "envelope trace_id {envelope_trace:?}, trace {trace}"
-    );
-    Ok(())
-}
-
-fn names(spans: &[SpanData]) -> Vec<&str> {
-    spans.iter().map(|s| s.name.as_ref()).collect()
+    tracing_suite::trace_crosses_the_broker("nats", |service| {
+        let mut config = BusConfig::default();
+        config.backend = Backend::Nats;
+        config.service_name = service.into();
+        config.nats.servers = vec![server.url()];
+        config
+    })
+    .await
 }
