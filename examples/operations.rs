@@ -15,7 +15,10 @@
 use std::{net::SocketAddr, time::Duration};
 
 use anyhow::Context;
-use evbus::{BusConfig, Envelope, EventBus, TopicOptions, operations::HealthMonitor};
+use evbus::{
+    BusConfig, Envelope, EventBus, TopicOptions,
+    operations::{BacklogOf, HealthMonitor},
+};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -65,10 +68,12 @@ pub async fn start(addr: &str, beat_every: Duration) -> anyhow::Result<Running> 
     .await?;
 
     bus.on_backlog(|alert| {
+        let of = match &alert.of {
+            BacklogOf::Subscription { topic, group } => format!("{topic} / {group}"),
+            BacklogOf::Publisher => "the publisher".to_owned(),
+        };
         println!(
-            "backlog {} / {}: {} (was {}), {} behind",
-            alert.topic,
-            alert.group,
+            "backlog of {of}: {} (was {}), {} behind",
             alert.level.as_str(),
             alert.previous.as_str(),
             alert.backlog.total()

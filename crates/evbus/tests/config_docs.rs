@@ -23,6 +23,7 @@ fn documented_example_parses() {
     assert_eq!(config.dead_letter.suffix.as_deref(), Some(".dlq"));
     assert_eq!(config.subscribe.group.as_deref(), Some("billing"));
     assert_eq!(config.operations.backlog.warning, Some(1000));
+    assert_eq!(config.operations.publisher_backlog.warning, Some(5000));
     assert_eq!(config.operations.health.interval, Duration::from_secs(120));
 }
 
@@ -45,6 +46,7 @@ fn documented_defaults_are_the_defaults() {
     assert_eq!(operations.sample_interval, Duration::from_secs(5));
     assert_eq!(operations.backlog.warning, None);
     assert_eq!(operations.backlog.critical, None);
+    assert_eq!(operations.publisher_backlog.warning, None);
     let health = &operations.health;
     assert_eq!(health.interval, Duration::from_secs(120));
     assert_eq!(

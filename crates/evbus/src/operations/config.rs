@@ -17,8 +17,12 @@ pub struct OperationsConfig {
     /// Default: 5 s.
     #[serde(with = "humantime_serde")]
     pub sample_interval: Duration,
-    /// Backlog (lag) levels that raise an alert. Default: none set.
+    /// Levels of each subscription's backlog (pending plus ack-pending)
+    /// that raise an alert. Default: none set.
     pub backlog: BacklogThresholds,
+    /// Levels of the publisher's backlog (detached queue plus publishes
+    /// awaiting the broker) that raise an alert. Default: none set.
+    pub publisher_backlog: BacklogThresholds,
     /// Health-check beats and their monitor.
     pub health: HealthConfig,
 }
@@ -28,6 +32,7 @@ impl Default for OperationsConfig {
         Self {
             sample_interval: Duration::from_secs(5),
             backlog: BacklogThresholds::default(),
+            publisher_backlog: BacklogThresholds::default(),
             health: HealthConfig::default(),
         }
     }
@@ -48,6 +53,11 @@ pub struct BacklogThresholds {
 }
 
 impl BacklogThresholds {
+    /// The level a backlog of `value` is at.
+    pub(crate) fn level(&self, value: u64) -> super::Level {
+        super::Level::of(value, self.warning, self.error, self.critical)
+    }
+
     /// Sets the three levels.
     pub fn new(warning: u64, error: u64, critical: u64) -> Self {
         Self {

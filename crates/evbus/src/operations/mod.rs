@@ -11,8 +11,8 @@ mod state;
 
 pub use config::{BacklogThresholds, HealthConfig, OperationsConfig};
 pub use health::{HealthAlert, HealthMessage, HealthMonitor, HealthPublisher};
-pub use sampler::BacklogAlert;
 pub(crate) use sampler::run as sample;
+pub use sampler::{BacklogAlert, BacklogOf};
 pub use snapshot::{HealthSnapshot, PoolUse, SubscriptionHealth};
 pub(crate) use state::{Ops, SubscriptionStats, now_ms};
 

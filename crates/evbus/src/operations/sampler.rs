@@ -18,14 +18,27 @@ use crate::bus::BusInner;
 /// A backlog callback.
 pub(crate) type BacklogCallback = Arc<dyn Fn(&BacklogAlert) + Send + Sync>;
 
-/// A subscription's backlog crossed a threshold, up or down.
+/// Whose backlog an alert is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BacklogOf {
+    /// A subscription: what its group has not finished.
+    Subscription {
+        /// The topic.
+        topic: String,
+        /// The group.
+        group: String,
+    },
+    /// The bus's publisher: `pending` is the detached queue, `ack_pending`
+    /// the publishes awaiting the broker's answer.
+    Publisher,
+}
+
+/// A backlog crossed a threshold, up or down.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct BacklogAlert {
-    /// The subscription's topic.
-    pub topic: String,
-    /// The subscription's group.
-    pub group: String,
+    /// Whose backlog.
+    pub of: BacklogOf,
     /// The level now; [`Level::Ok`] when the backlog fell below every
     /// threshold.
     pub level: Level,
@@ -56,10 +69,15 @@ pub(crate) async fn run(bus: Weak<BusInner>, every: Duration, stop: Cancellation
         }
         last_state = Some(state);
         ops.metrics.connection(state);
-        ops.metrics
-            .publish_in_flight
-            .set(transport.publish_in_flight() as f64);
-        ops.metrics.detached_queued.set(bus.detached.depth() as f64);
+        let in_flight = transport.publish_in_flight();
+        let queued = bus.detached.depth();
+        ops.metrics.publish_in_flight.set(in_flight as f64);
+        ops.metrics.detached_queued.set(queued as f64);
+        let publisher = Backlog::counts(queued as u64, in_flight as u64);
+        let thresholds = ops.config.publisher_backlog;
+        let level = thresholds.level(publisher.total());
+        let previous = std::mem::replace(&mut *ops.publisher_level.lock(), level);
+        alert(ops, BacklogOf::Publisher, level, previous, publisher);
         for subscription in ops.subscriptions() {
             sample(ops, transport, &subscription).await;
         }
@@ -84,28 +102,31 @@ async fn sample(ops: &Ops, transport: &dyn Transport, subscription: &Subscriptio
     metrics.pending.set(backlog.pending as f64);
     metrics.ack_pending.set(backlog.ack_pending as f64);
     metrics.lag.set(backlog.total() as f64);
-    let thresholds = ops.config.backlog;
-    let level = Level::of(
-        backlog.total(),
-        thresholds.warning,
-        thresholds.error,
-        thresholds.critical,
-    );
+    let level = ops.config.backlog.level(backlog.total());
     let previous = std::mem::replace(&mut *subscription.level.lock(), level);
     *subscription.backlog.lock() = Some(backlog.clone());
-    if level != previous {
-        let alert = BacklogAlert {
-            topic: subscription.topic.clone(),
-            group: subscription.group.clone(),
-            level,
-            previous,
-            backlog,
-        };
-        tracing::warn!(topic = %alert.topic, group = %alert.group, level = level.as_str(),
-            previous = previous.as_str(), backlog = alert.backlog.total(), "backlog level changed");
-        let callbacks = ops.backlog_callbacks.lock().clone();
-        for callback in callbacks {
-            callback(&alert);
-        }
+    let of = BacklogOf::Subscription {
+        topic: subscription.topic.clone(),
+        group: subscription.group.clone(),
+    };
+    alert(ops, of, level, previous, backlog);
+}
+
+/// Tells the callbacks of a level change.
+fn alert(ops: &Ops, of: BacklogOf, level: Level, previous: Level, backlog: Backlog) {
+    if level == previous {
+        return;
+    }
+    let alert = BacklogAlert {
+        of,
+        level,
+        previous,
+        backlog,
+    };
+    tracing::warn!(of = ?alert.of, level = level.as_str(), previous = previous.as_str(),
+        backlog = alert.backlog.total(), "backlog level changed");
+    let callbacks = ops.backlog_callbacks.lock().clone();
+    for callback in callbacks {
+        callback(&alert);
     }
 }

@@ -26,6 +26,9 @@ pub struct HealthSnapshot {
     pub publish_in_flight: usize,
     /// Detached publishes queued and not yet sent.
     pub detached_queued: usize,
+    /// The publisher's backlog level at the last sample, against
+    /// `operations.publisher_backlog`.
+    pub publisher_level: Level,
     /// Messages this bus dead-lettered since it started.
     pub dead_letters: u64,
     /// The keyed pool's use.
@@ -102,6 +105,7 @@ impl EventBus {
             last_publish_unix_ms: nonzero(ops.metrics.last_publish_ms()),
             publish_in_flight: inner.transport.publish_in_flight(),
             detached_queued: inner.detached.depth(),
+            publisher_level: *ops.publisher_level.lock(),
             dead_letters: ops.metrics.dead_letters(),
             pool: PoolUse {
                 held: inner.pool.len(),
@@ -112,9 +116,10 @@ impl EventBus {
         }
     }
 
-    /// Calls `callback` whenever a subscription's sampled backlog crosses a
-    /// threshold of [`OperationsConfig::backlog`](super::OperationsConfig),
-    /// up or down (back to [`Level::Ok`]). Callbacks run on the sampler's
+    /// Calls `callback` whenever a sampled backlog crosses a threshold, up
+    /// or down (back to [`Level::Ok`]): a subscription's against
+    /// [`OperationsConfig::backlog`](super::OperationsConfig), the
+    /// publisher's against `OperationsConfig::publisher_backlog`. Callbacks run on the sampler's
     /// task: keep them short.
     pub fn on_backlog(&self, callback: impl Fn(&super::BacklogAlert) + Send + Sync + 'static) {
         let callback: BacklogCallback = Arc::new(callback);

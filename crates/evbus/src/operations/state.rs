@@ -32,6 +32,8 @@ pub(crate) struct Ops {
     /// its consumer, which prunes it here.
     subscriptions: Mutex<Vec<Weak<SubscriptionStats>>>,
     pub(crate) backlog_callbacks: Mutex<Vec<BacklogCallback>>,
+    /// The publisher's backlog level at the last sample.
+    pub(crate) publisher_level: Mutex<Level>,
     /// The services the bus's health monitors track.
     pub(crate) sources: Sources,
     /// Ends the sampler and every health task when the bus closes.
@@ -45,6 +47,7 @@ impl Ops {
             metrics,
             subscriptions: Mutex::new(Vec::new()),
             backlog_callbacks: Mutex::new(Vec::new()),
+            publisher_level: Mutex::new(Level::Ok),
             sources: Sources::default(),
             stop: CancellationToken::new(),
         }

@@ -8,7 +8,10 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail, ensure};
-use evbus::{BacklogAlert, BusConfig, Envelope, EventBus, HealthAlert, Level, TopicOptions};
+use evbus::{
+    BacklogAlert, BusConfig, Envelope, EventBus, HealthAlert, Level, TopicOptions,
+    operations::BacklogOf,
+};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use tokio::sync::{Semaphore, mpsc};
 
@@ -169,9 +172,12 @@ pub async fn backlog_rises_and_drains(config: BusConfig) -> Result<()> {
     bus.configure_topics([(topic.as_str(), TopicOptions::new().partitions(2))])
         .await?;
     let (tx, mut alerts) = mpsc::unbounded_channel::<BacklogAlert>();
-    let watched = topic.clone();
+    let watched = BacklogOf::Subscription {
+        topic: topic.clone(),
+        group: bus.config().service_name.clone(),
+    };
     bus.on_backlog(move |alert| {
-        if alert.topic == watched {
+        if alert.of == watched {
             let _ = tx.send(alert.clone());
         }
     });
