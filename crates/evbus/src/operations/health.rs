@@ -19,6 +19,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use evbus_transport::{ErrorKind, OutgoingMessage};
 use metrics::{Counter, Gauge, counter, gauge};
 use parking_lot::Mutex;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -28,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Level, Ops, state::now_ms};
 use crate::{
     EventBus,
-    error::{BusError, BusErrorKind, Result},
+    error::{BusError, Result},
     handler::HandlerResult,
     subscribe::SubscriptionHandle,
     telemetry::{HEALTH_BEATS_PUBLISHED, HEALTH_BEATS_RECEIVED, HEALTH_MISSED, HEALTH_SEVERITY},
@@ -223,7 +224,9 @@ impl EventBus {
     /// logged and counted (`evbus_health_beats_published_total{outcome="failed"}`).
     /// Stops at [`HealthPublisher::stop`] or when the bus closes.
     pub fn start_health_publisher(&self) -> HealthPublisher {
-        let bus = self.clone();
+        // The task holds the bus weakly: a publisher must not keep a bus
+        // alive that its users dropped.
+        let bus = std::sync::Arc::downgrade(&self.inner);
         let config = &self.inner.ops.config.health;
         let topic = config.topic_for(self.inner.transport.name());
         let every = config.interval;
@@ -238,11 +241,13 @@ impl EventBus {
                     () = token.cancelled() => return,
                     _ = ticks.tick() => {}
                 }
-                let source = &bus.inner.config.service_name;
-                let beat = HealthMessage::new(source.clone(), bus.inner.transport.name());
-                match bus.publish(&topic, beat.to_json()).await {
+                let Some(bus) = bus.upgrade() else { return };
+                let system = bus.transport.name();
+                let beat = HealthMessage::new(bus.config.service_name.clone(), system);
+                let message = OutgoingMessage::new(beat.to_json());
+                match bus.transport.publish(&topic, message).await {
                     Ok(_) => ok.increment(1),
-                    Err(error) if error.kind() == BusErrorKind::Closed => return,
+                    Err(error) if error.kind() == ErrorKind::Closed => return,
                     Err(error) => {
                         failed.increment(1);
                         tracing::warn!(%topic, %error, "health beat not published");
