@@ -4,6 +4,7 @@
 mod brokers;
 mod cmd;
 mod demo;
+mod interop;
 mod perf;
 mod test;
 
@@ -29,6 +30,9 @@ enum Command {
     Demo(demo::Args),
     /// Performance suites side by side with the raw clients (release build).
     Perf(perf::Args),
+    /// Rewrites `crates/envelope/tests/vectors` with the Go tool
+    /// (`interop/go`).
+    GoVectors,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,5 +46,6 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo::run(args),
         Command::Perf(args) => perf::run(args),
+        Command::GoVectors => interop::rewrite_vectors(),
     }
 }

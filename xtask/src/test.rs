@@ -5,6 +5,7 @@ use std::process::Command;
 use crate::{
     brokers,
     cmd::{self, Phases, cargo, root},
+    interop,
 };
 
 /// Test options.
@@ -28,6 +29,9 @@ fn all(phases: &mut Phases, args: &Args) -> anyhow::Result<()> {
     })?;
     phases.run("system packages", brokers::ensure_debian_packages)?;
     let brokers = phases.run("broker installs", brokers::ensure)?;
+    // Go interop (issue 13): the Go SDK's wire form, built like the brokers.
+    let go_tools = phases.run("go interop build", interop::ensure_go_tools)?;
+    phases.run("go golden vectors", || interop::check_vectors(&go_tools))?;
     phases.run("clippy", || {
         cmd::run(&mut cargo([
             "clippy",
@@ -49,6 +53,7 @@ fn all(phases: &mut Phases, args: &Args) -> anyhow::Result<()> {
         let mut command = cargo(["test", "--workspace", "--all-features"]);
         command.args(&args.cargo_test_args);
         brokers.export(&mut command);
+        interop::export(&go_tools, &mut command);
         cmd::run(&mut command)
     })?;
     phases.run("fuzz target builds", || {
@@ -70,6 +75,10 @@ fn all(phases: &mut Phases, args: &Args) -> anyhow::Result<()> {
             "--aggregates",
             "100",
         ]))
+    })?;
+    // Go interop (issue 13): publishing for Go consumers, on memory.
+    phases.run("go_json example", || {
+        cmd::run(&mut cargo(["run", "--example", "go_json"]))
     })?;
     Ok(())
 }

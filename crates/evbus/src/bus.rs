@@ -18,8 +18,6 @@ use evbus_transport::{
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use tokio::sync::watch;
-
 use crate::{
     backend,
     config::BusConfig,
@@ -28,24 +26,50 @@ use crate::{
     handler::{DeliveryMeta, HandlerResult, Message, envelope_handler, raw_handler},
     operations::{self, Ops},
     report::{ErrorCallback, Reporter},
+    shutdown::{self, Lifecycle},
     subscribe::{Consumer, DeadLetterSink, Job, Pool, Running, SubscriptionHandle, Target},
     telemetry::{Metrics, Mode},
     tracing_otel,
 };
 use tracing::Instrument;
 
-const OPEN: u8 = 0;
-/// Subscribing is refused; publishing still works (handlers publish while
-/// the pool drains).
-const CLOSING: u8 = 1;
-const CLOSED: u8 = 2;
-
 /// Publishes and consumes events; see the crate docs.
 ///
 /// Cheap to clone: clones share one bus (handlers keep a clone to publish).
+/// Dropping the last clone without [`close`](Self::close) starts a
+/// best-effort shutdown in the background and logs a warning; only `close`
+/// tells whether everything was settled and flushed.
 #[derive(Clone)]
 pub struct EventBus {
     pub(crate) inner: Arc<BusInner>,
+    /// Shared by the user's clones only (the bus's own tasks hold `inner`),
+    /// so its drop marks the last user handle gone.
+    _owner: Arc<Owner>,
+}
+
+/// Starts a shutdown when the last user handle of a bus is dropped.
+struct Owner(Arc<BusInner>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        if !self.0.lifecycle.is_open() {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                tracing::warn!(
+                    "the last EventBus handle was dropped without close(): shutting down in \
+                     the background; call close() to know that everything was settled"
+                );
+                let _entered = runtime.enter();
+                shutdown::start(&self.0);
+            }
+            Err(_) => tracing::warn!(
+                "the last EventBus handle was dropped without close() outside a tokio \
+                 runtime: nothing was settled, the broker redelivers what was unsettled"
+            ),
+        }
+    }
 }
 
 impl std::fmt::Debug for EventBus {
@@ -66,9 +90,9 @@ pub(crate) struct BusInner {
     codec: Arc<dyn Codec>,
     reporter: Arc<Reporter>,
     topics: TopicRegistry,
-    subscriptions: Mutex<Vec<Arc<Running>>>,
+    pub(crate) subscriptions: Mutex<Vec<Arc<Running>>>,
     next_subscription: AtomicU64,
-    state: watch::Sender<u8>,
+    pub(crate) lifecycle: Lifecycle,
     pub(crate) detached: Detached,
     pub(crate) ops: Arc<Ops>,
 }
@@ -170,7 +194,7 @@ impl EventBusBuilder {
             topics: TopicRegistry::new(),
             subscriptions: Mutex::new(Vec::new()),
             next_subscription: AtomicU64::new(0),
-            state: watch::channel(OPEN).0,
+            lifecycle: Lifecycle::new(),
             detached,
             ops,
         });
@@ -179,7 +203,10 @@ impl EventBusBuilder {
             inner.ops.config.sample_interval,
             inner.ops.stop.clone(),
         ));
-        Ok(EventBus { inner })
+        Ok(EventBus {
+            _owner: Arc::new(Owner(inner.clone())),
+            inner,
+        })
     }
 }
 
@@ -213,8 +240,18 @@ impl EventBus {
         self.inner.transport.connection_state()
     }
 
-    fn ensure(&self, at_most: u8) -> Result<()> {
-        if *self.inner.state.borrow() > at_most {
+    /// Fails unless the bus is open: subscribing and topic configuration.
+    fn ensure_open(&self) -> Result<()> {
+        if !self.inner.lifecycle.is_open() {
+            return Err(BusError::closed());
+        }
+        Ok(())
+    }
+
+    /// Fails once the bus is closed: publishing, which handlers still do
+    /// while a close drains the pool.
+    fn ensure_not_closed(&self) -> Result<()> {
+        if self.inner.lifecycle.is_closed() {
             return Err(BusError::closed());
         }
         Ok(())
@@ -231,7 +268,7 @@ impl EventBus {
         I: IntoIterator<Item = (S, TopicOptions)>,
         S: Into<String>,
     {
-        self.ensure(OPEN)?;
+        self.ensure_open()?;
         let admin = self.inner.transport.topic_admin();
         let policy = &self.inner.config.topics;
         let mut outcomes = Vec::new();
@@ -280,7 +317,7 @@ impl EventBus {
     /// Publishes a message with its key and headers and waits for the
     /// broker's receipt.
     pub async fn publish_message(&self, topic: &str, message: OutgoingMessage) -> Result<Receipt> {
-        self.ensure(CLOSING)?;
+        self.ensure_not_closed()?;
         // No topic check here: every transport's publish rejects an invalid
         // name with InvalidTopic before sending (a contract bullet the
         // conformance suite checks), so checking twice would only cost.
@@ -315,7 +352,7 @@ impl EventBus {
         topic: &str,
         envelopes: &[Envelope],
     ) -> Result<Vec<Result<Receipt>>> {
-        self.ensure(CLOSING)?;
+        self.ensure_not_closed()?;
         self.inner
             .transport
             .validate_topic(topic, TopicUse::Publish)?;
@@ -362,7 +399,7 @@ impl EventBus {
     /// that fails reaches the error callback and the metric
     /// `evbus_publish_failures_total{mode="detached"}`, never nowhere.
     pub async fn publish_detached(&self, topic: &str, envelope: &Envelope) -> Result<()> {
-        self.ensure(CLOSING)?;
+        self.ensure_not_closed()?;
         self.inner
             .transport
             .validate_topic(topic, TopicUse::Publish)?;
@@ -468,7 +505,7 @@ impl EventBus {
     }
 
     async fn start(&self, topic: &str, group: &str, target: Target) -> Result<SubscriptionHandle> {
-        self.ensure(OPEN)?;
+        self.ensure_open()?;
         let transport = &self.inner.transport;
         transport.validate_topic(topic, TopicUse::Subscribe)?;
         let subscription = transport
@@ -490,7 +527,7 @@ impl EventBus {
             subscriptions.push(running.clone());
         }
         // A close that began meanwhile did not see this subscription.
-        if *self.inner.state.borrow() != OPEN {
+        if !self.inner.lifecycle.is_open() {
             running.stop();
             running.join().await;
             return Err(BusError::closed());
@@ -501,48 +538,26 @@ impl EventBus {
     // ----- closing ------------------------------------------------------------
 
     /// Closes the bus, in this order: stop taking from brokers; drain the
-    /// pool (queued and running handlers finish, up to
-    /// [`BusConfig::close_timeout`]; publishing still works meanwhile,
-    /// because handlers publish); ack or commit what finished, dead-letter
-    /// what failed, nack what was given up at the deadline (with every later
-    /// queued message of its aggregate); close the subscriptions; flush
-    /// detached and outstanding publishes; close the connection. Afterwards
-    /// every call returns [`Closed`](crate::BusErrorKind::Closed), and no
-    /// task of the bus is left running. Closing again does nothing.
+    /// pool (queued and running handlers finish; publishing still works
+    /// meanwhile, because handlers publish); ack or commit what finished,
+    /// dead-letter what failed, nack what was given up at the deadline (with
+    /// every later queued message of its aggregate); close the
+    /// subscriptions; flush detached and outstanding publishes; close the
+    /// connection. Afterwards every call returns
+    /// [`Closed`](crate::BusErrorKind::Closed), and no task of the bus is
+    /// left running.
+    ///
+    /// The whole close ends within [`BusConfig::close_timeout`], each phase
+    /// having a share of it (handlers 3/5, settling 1/5, flushing and
+    /// closing the connection the rest), also while the broker is down;
+    /// what is not settled in time is redelivered by the broker. Publishes
+    /// whose outcome is still unknown at the deadline make it return an
+    /// error.
+    ///
+    /// The shutdown belongs to the bus: dropping this future (a timeout
+    /// around it) does not stop it, and every call, concurrent or later,
+    /// waits for the same shutdown and returns its outcome.
     pub async fn close(&self) -> Result<()> {
-        let inner = &self.inner;
-        let began = inner.state.send_if_modified(|state| {
-            let open = *state == OPEN;
-            if open {
-                *state = CLOSING;
-            }
-            open
-        });
-        if !began {
-            // Another call is closing: return when it is done.
-            let _ = inner.state.subscribe().wait_for(|s| *s == CLOSED).await;
-            return Ok(());
-        }
-        inner.ops.stop.cancel();
-        let subscriptions = std::mem::take(&mut *inner.subscriptions.lock());
-        for subscription in &subscriptions {
-            subscription.stop();
-        }
-        let report = inner.pool.close(Some(inner.config.close_timeout)).await;
-        if report.abandoned > 0 {
-            tracing::warn!(
-                abandoned = report.abandoned,
-                "close deadline reached: unfinished messages will be redelivered"
-            );
-        }
-        for subscription in &subscriptions {
-            subscription.join().await;
-        }
-        inner.detached.close().await;
-        let flushed = inner.transport.flush().await;
-        let closed = inner.transport.close().await;
-        inner.state.send_replace(CLOSED);
-        flushed?;
-        Ok(closed?)
+        shutdown::close(&self.inner).await
     }
 }

@@ -67,7 +67,10 @@ pub struct BusConfig {
     /// timeout 500 ms, no retries, no handler timeout. One exception:
     /// `pool.keepalive_interval` (how often held messages' broker leases are
     /// extended, e.g. JetStream in-progress acks, while they wait or run)
-    /// is 5 s when not set, since a bus needs it for every broker lease.
+    /// is 5 s when not set, since a bus needs it for every broker lease, and
+    /// it is shortened, set or not, to a third of the shortest lease a
+    /// transport reports for a delivery (its ack wait), so no lease runs out
+    /// while its message waits or runs.
     pub pool: PoolConfig,
     /// Where messages that cannot be handled go.
     pub dead_letter: DeadLetterConfig,
@@ -84,9 +87,11 @@ pub struct BusConfig {
     /// docs/operations.md. Defaults: sampled every 5 s, no backlog
     /// thresholds, beats every 2 min with levels at 3 / 5 / 10 missed.
     pub operations: OperationsConfig,
-    /// How long [`EventBus::close`](crate::EventBus::close) waits for queued
-    /// and running handlers before giving up on the rest (they are nacked
-    /// and redelivered). Default: 30 s.
+    /// How long [`EventBus::close`](crate::EventBus::close) may take in all.
+    /// Queued and running handlers get the first 3/5 of it before the rest
+    /// is given up on (nacked and redelivered), settling 1/5 (what is not
+    /// settled by then is redelivered), flushing publishes and closing the
+    /// connection the last 1/5. Default: 30 s.
     #[serde(with = "humantime_serde")]
     pub close_timeout: Duration,
 }

@@ -67,14 +67,24 @@ impl Detached {
         }
     }
 
-    /// Sends what is queued and stops the task.
-    pub(crate) async fn close(&self) {
+    /// Sends what is queued and stops the task, by `deadline`; `false` when
+    /// the deadline passed first (the task is stopped then, and what it had
+    /// not sent is not sent).
+    pub(crate) async fn close_by(&self, deadline: tokio::time::Instant) -> bool {
         drop(self.queue.lock().take());
-        let task = self.task.lock().take();
-        if let Some(task) = task
-            && let Err(error) = task.await
-        {
-            tracing::error!(%error, "detached publisher task failed");
+        let Some(mut task) = self.task.lock().take() else {
+            return true;
+        };
+        match tokio::time::timeout_at(deadline, &mut task).await {
+            Ok(Ok(())) => true,
+            Ok(Err(error)) => {
+                tracing::error!(%error, "detached publisher task failed");
+                true
+            }
+            Err(_) => {
+                task.abort();
+                false
+            }
         }
     }
 }

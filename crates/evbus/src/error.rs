@@ -70,6 +70,11 @@ impl BusError {
         Self::new(BusErrorKind::Config, message)
     }
 
+    pub(crate) fn with_retryable(mut self, retryable: bool) -> Self {
+        self.retryable = retryable;
+        self
+    }
+
     /// Prefixes the message with what the bus was doing.
     pub(crate) fn context(mut self, doing: impl std::fmt::Display) -> Self {
         self.message = format!("{doing}: {}", self.message);

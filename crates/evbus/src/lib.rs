@@ -9,6 +9,7 @@ mod error;
 mod handler;
 pub mod operations;
 mod report;
+mod shutdown;
 mod subscribe;
 pub mod telemetry;
 mod tracing_otel;

@@ -137,18 +137,19 @@ impl Log {
 
 /// One handler runs 2.5 s, over twice the 1 s AckWait, while later events of
 /// its aggregate wait behind it in the pool. An idle member of the same
-/// group (shared mode) would receive any redelivery. With the bus's
-/// keep-alive hook none happens; without it, one does.
-async fn slow_handler_scenario(keep_alive: bool) -> Vec<Entry> {
+/// group (shared mode) would receive any redelivery; with the bus's
+/// keep-alive hook none happens. (That JetStream does redeliver without
+/// keep-alives is shown by the transport's `tests/lease.rs`; the bus keeps
+/// leases alive whatever `keepalive_interval` says, see `memory_lease.rs`.)
+async fn slow_handler_scenario() -> Vec<Entry> {
     let server = server();
     let mut slow_config = config(&server, "leases");
     slow_config.nats.group_mode = GroupMode::Shared;
     // Room for exactly the four events: once it has them, the slow member
     // takes nothing more, so any redelivery goes to the idle member.
     slow_config.pool.capacity = 4;
-    if !keep_alive {
-        slow_config.pool.keepalive_interval = Some(Duration::from_secs(3_600));
-    }
+    // Longer than AckWait: the bus must shorten it to the lease.
+    slow_config.pool.keepalive_interval = Some(Duration::from_secs(3_600));
     let mut idle_config = slow_config.clone();
     idle_config.pool.keepalive_interval = Some(Duration::from_millis(200));
     idle_config.pool.capacity = 100;
@@ -187,7 +188,7 @@ async fn slow_handler_scenario(keep_alive: bool) -> Vec<Entry> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_queued_behind_a_slow_handler_are_not_redelivered() {
-    let entries = slow_handler_scenario(true).await;
+    let entries = slow_handler_scenario().await;
     let versions: Vec<i64> = entries.iter().map(|(_, _, v, _)| *v).collect();
     assert_eq!(
         versions,
@@ -199,17 +200,6 @@ async fn events_queued_behind_a_slow_handler_are_not_redelivered() {
             .iter()
             .all(|(member, _, _, count)| *member == "slow-member" && *count == 1),
         "no redelivery while they waited: {entries:?}"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_keep_alive_the_broker_redelivers_them() {
-    let entries = slow_handler_scenario(false).await;
-    assert!(
-        entries
-            .iter()
-            .any(|(member, _, _, _)| *member == "idle-member"),
-        "without lease extensions JetStream redelivers to the idle member: {entries:?}"
     );
 }
 
@@ -324,4 +314,158 @@ fn standby_takes_over_when_the_active_member_crashes() {
         "failover: {} handled, {duplicates} duplicates after the crash",
         entries.len()
     );
+}
+
+/// The server dies under load and the client keeps reconnecting: `close`
+/// still returns within `close_timeout` (acks, flushes and the connection's
+/// close wait on a client that never reconnects), and whatever it did not
+/// settle is redelivered once the server is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_keeps_its_deadline_while_the_server_is_down() {
+    let server = server();
+    let close_timeout = Duration::from_secs(2);
+    let mut first_config = config(&server, "outage");
+    first_config.nats.max_reconnects = None;
+    first_config.close_timeout = close_timeout;
+    let first = EventBus::from_config(first_config)
+        .await
+        .expect("first member");
+    let topic = unique("outage");
+    first
+        .configure_topics([(topic.clone(), TopicOptions::default())])
+        .await
+        .expect("topic");
+    let log = Log::default();
+    let (aggregates, versions) = (10usize, 20i64);
+    for version in 1..=versions {
+        let round: Vec<Envelope> = (0..aggregates)
+            .map(|a| envelope(&format!("agg-{a}"), version))
+            .collect();
+        for result in first.publish_batch(&topic, &round).await.expect("publish") {
+            result.expect("stored");
+        }
+    }
+    first
+        .subscribe_envelope(&topic, log.handler("first", Duration::from_millis(50)))
+        .await
+        .expect("subscribe");
+    log.wait("the first member handling part of the stream", |log| {
+        log.entries.lock().len() >= 20
+    })
+    .await;
+
+    server.stop();
+    // Queued fire-and-forget publishes wait on the reconnecting client too.
+    for version in 1..=5 {
+        first
+            .publish_detached(&topic, &envelope("during-outage", version))
+            .await
+            .expect("queued");
+    }
+    let began = Instant::now();
+    let closed = tokio::time::timeout(close_timeout * 5, first.close()).await;
+    let took = began.elapsed();
+    assert!(
+        closed.is_ok(),
+        "close did not return within {:?}",
+        close_timeout * 5
+    );
+    // A second of slack for scheduling on a loaded machine: the point is
+    // that the close ends, not how fast.
+    assert!(
+        took <= close_timeout + Duration::from_secs(1),
+        "close took {took:?} with close_timeout {close_timeout:?}"
+    );
+
+    server.restart().await.expect("server back");
+    let second = EventBus::from_config(config(&server, "outage"))
+        .await
+        .expect("second member");
+    second
+        .subscribe_envelope(&topic, log.handler("second", Duration::ZERO))
+        .await
+        .expect("subscribe");
+    let total = aggregates * versions as usize;
+    log.wait(
+        "every stored event handled by one member or the other",
+        |log| {
+            let entries = log.entries.lock();
+            let stored: std::collections::HashSet<(&String, i64)> = entries
+                .iter()
+                .filter(|(_, a, _, _)| a.starts_with("agg-"))
+                .map(|(_, a, v, _)| (a, *v))
+                .collect();
+            stored.len() == total
+        },
+    )
+    .await;
+    second.close().await.expect("close");
+}
+
+/// A message published with JetStream expectation headers (here: the stream
+/// it must land in) fails for good: its dead-letter copy goes to another
+/// stream, so the headers are not copied, and the aggregate moves on at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_does_not_carry_publish_expectations() {
+    let server = server();
+    let bus = EventBus::from_config(config(&server, "expectations"))
+        .await
+        .expect("bus");
+    let topic = unique("expectations");
+    bus.configure_topics([(topic.clone(), TopicOptions::default())])
+        .await
+        .expect("topic");
+    let letters = Arc::new(Mutex::new(Vec::new()));
+    let l = letters.clone();
+    bus.subscribe_with(&format!("{topic}.dlq"), "reader", move |message| {
+        l.lock().push(message);
+        async { Ok(()) }
+    })
+    .await
+    .expect("dead-letter reader");
+    let handled = Arc::new(Notify::new());
+    let h = handled.clone();
+    bus.subscribe(&topic, move |message: evbus::Message| {
+        let h = h.clone();
+        async move {
+            if &message.payload[..] == b"first" {
+                return Err(evbus::HandlerError::permanent("cannot handle the first"));
+            }
+            h.notify_one();
+            Ok(())
+        }
+    })
+    .await
+    .expect("subscribe");
+    let stream = evbus::nats::mapping::stream_name("EVBUS_", &topic);
+    let first = evbus::OutgoingMessage::new(&b"first"[..])
+        .with_key("k")
+        .with_header("Nats-Expected-Stream", stream)
+        .with_header("Nats-Expected-Last-Subject-Sequence", "0");
+    bus.publish_message(&topic, first).await.expect("stored");
+    bus.publish_message(
+        &topic,
+        evbus::OutgoingMessage::new(&b"second"[..]).with_key("k"),
+    )
+    .await
+    .expect("stored");
+    tokio::time::timeout(Duration::from_secs(5), handled.notified())
+        .await
+        .expect("the next event of the aggregate was not handled within 5 s");
+    let deadline = Instant::now() + WAIT;
+    while letters.lock().is_empty() {
+        assert!(Instant::now() < deadline, "no dead letter");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let letter = letters.lock()[0].clone();
+    assert_eq!(&letter.payload[..], b"first");
+    assert!(
+        letter
+            .headers
+            .iter()
+            .all(|(name, _)| !name.starts_with("Nats-Expected")),
+        "{:?}",
+        letter.headers
+    );
+    bus.close().await.expect("close");
 }

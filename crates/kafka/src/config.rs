@@ -193,10 +193,11 @@ pub struct KafkaConfig {
     /// quickly a member notices a rebalance. Default: 3 s.
     #[serde(with = "humantime_serde")]
     pub heartbeat_interval: Duration,
-    /// Deliveries of one partition handed out and not yet settled before the
-    /// partition is paused; it resumes once half of them are settled.
-    /// Polling goes on while paused, so the member is never evicted.
-    /// Default: 1,000.
+    /// Offsets of one partition tracked, from the oldest unsettled one to
+    /// the newest fetched, before the partition is paused; it resumes once
+    /// the span is down to half. A stuck delivery thus pauses its partition
+    /// and bounds what is tracked behind it. Polling goes on while paused,
+    /// so the member is never evicted. Default: 1,000.
     pub partition_window: usize,
     /// How often finished offsets are committed while consuming; they are
     /// also committed on revoke and close. Default: 100 ms.
@@ -463,7 +464,11 @@ impl KafkaConfig {
             .set(
                 "fetch.message.max.bytes",
                 self.max_message_bytes.to_string(),
-            );
+            )
+            // Topics exist before anyone subscribes (the topic strategies
+            // create them), so one missing from the metadata is reported to
+            // the subscriber after 2 s rather than librdkafka's 30 s.
+            .set("topic.metadata.propagation.max.ms", "2000");
         let mut config = self.with_properties(config);
         config
             .set("group.id", group)

@@ -58,6 +58,27 @@ pub(crate) fn produce_error(error: KafkaError, topic: &str) -> TransportError {
         .with_source(error)
 }
 
+/// An error the consumer of `topic` reported while polling.
+pub(crate) fn consume_error(error: KafkaError, topic: &str) -> TransportError {
+    let code = error.rdkafka_error_code();
+    let kind = code.map_or(ErrorKind::Other, produce_kind);
+    let message = match code {
+        Some(RDKafkaErrorCode::UnknownTopic | RDKafkaErrorCode::UnknownTopicOrPartition) => {
+            format!(
+                "`{topic}` does not exist on the broker: nothing is consumed until it is \
+                 created ({error})"
+            )
+        }
+        Some(RDKafkaErrorCode::TopicAuthorizationFailed) => {
+            format!("not authorized to consume `{topic}` ({error})")
+        }
+        _ => format!("consuming `{topic}` failed: {error}"),
+    };
+    TransportError::new(kind, NAME, message)
+        .with_topic(topic)
+        .with_source(error)
+}
+
 /// A client that could not be created from the configuration.
 pub(crate) fn config_error(error: KafkaError) -> TransportError {
     TransportError::new(

@@ -101,6 +101,10 @@ where
             cancel: CancellationToken::new(),
             cancelled: AtomicBool::new(false),
             stop_sweeper: CancellationToken::new(),
+            keepalive_ms: AtomicU64::new(
+                hook.as_ref().map_or(0, |(_, interval)| millis(*interval)),
+            ),
+            keepalive_changed: Notify::new(),
             in_flight: (0..in_flight_slots).map(|_| Mutex::new(None)).collect(),
             telemetry: Telemetry::new(&config.name),
             answered: AtomicU64::new(0),
@@ -116,9 +120,15 @@ where
         let workers = (0..config.workers)
             .map(|index| runtime.spawn(worker::run(shared.clone(), executor.clone(), index)))
             .collect();
-        let sweeper = hook
-            .map(|(hook, interval)| runtime.spawn(sweeper::run(shared.clone(), hook, interval)));
+        let sweeper = hook.map(|(hook, _)| runtime.spawn(sweeper::run(shared.clone(), hook)));
         let tasks = Tasks { workers, sweeper };
         Ok(KeyedPool::from_parts(shared, tasks, runtime, &config))
     }
+}
+
+/// A duration in whole milliseconds, at least 1 (a zero interval would spin).
+pub(crate) fn millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }

@@ -202,6 +202,34 @@ where
         }
     }
 
+    /// Makes the wait hook run at least every `at_most` from now on (never
+    /// less often than configured): for a caller that learns only later how
+    /// short the leases it keeps alive are. Does nothing for a pool built
+    /// without a wait hook.
+    pub fn shorten_keepalive_interval(&self, at_most: Duration) {
+        let at_most = crate::builder::millis(at_most);
+        let current = self.shared.keepalive_ms.load(Ordering::Acquire);
+        if current == 0 || at_most >= current {
+            return;
+        }
+        if self
+            .shared
+            .keepalive_ms
+            .fetch_min(at_most, Ordering::AcqRel)
+            > at_most
+        {
+            self.shared.keepalive_changed.notify_waiters();
+        }
+    }
+
+    /// The interval of the wait hook now; `None` without a wait hook.
+    pub fn keepalive_interval(&self) -> Option<Duration> {
+        match self.shared.keepalive_ms.load(Ordering::Acquire) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+
     /// How many more items the pool accepts right now: ask a broker for no
     /// more than this.
     pub fn free_capacity(&self) -> usize {

@@ -29,6 +29,12 @@ pub(crate) struct Shared<K, T, O, E> {
     pub cancelled: AtomicBool,
     /// Cancelled once the workers are gone, to stop the sweeper.
     pub stop_sweeper: CancellationToken,
+    /// How often the sweeper calls the wait hook, in milliseconds; it only
+    /// shrinks (see `KeyedPool::shorten_keepalive_interval`).
+    pub keepalive_ms: AtomicU64,
+    /// Wakes the sweeper when `keepalive_ms` shrank, so a shorter interval
+    /// applies at once rather than after the current, longer wait.
+    pub keepalive_changed: Notify,
     /// Items being processed by each worker, filled only when a wait hook is
     /// set (so the sweeper can see running items too).
     pub in_flight: Box<[Mutex<Option<T>>]>,

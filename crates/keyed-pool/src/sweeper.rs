@@ -4,27 +4,24 @@
 use std::hash::Hash;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
-
-use tokio::time::MissedTickBehavior;
 
 use crate::shared::Shared;
 
 pub(crate) type WaitHook<T> = Arc<dyn Fn(&T) + Send + Sync>;
 
-pub(crate) async fn run<K, T, O, E>(
-    shared: Arc<Shared<K, T, O, E>>,
-    hook: WaitHook<T>,
-    interval: Duration,
-) where
+pub(crate) async fn run<K, T, O, E>(shared: Arc<Shared<K, T, O, E>>, hook: WaitHook<T>)
+where
     K: Hash + Eq + Clone,
     T: Clone,
 {
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
+        let interval = Duration::from_millis(shared.keepalive_ms.load(Ordering::Acquire));
         tokio::select! {
-            _ = ticker.tick() => {}
+            () = tokio::time::sleep(interval) => {}
+            // A shorter interval: wait again, by the new one.
+            () = shared.keepalive_changed.notified() => continue,
             () = shared.stop_sweeper.cancelled() => return,
         }
         // Clone under the lock, call the hook after releasing it: the hook is

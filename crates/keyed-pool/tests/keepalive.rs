@@ -84,3 +84,39 @@ async fn without_an_interval_the_hook_is_never_called() {
         "the hook was dropped without a call"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_shortened_interval_applies_at_once() {
+    let mut config = PoolConfig::default();
+    config.keepalive_interval = Some(Duration::from_secs(3_600));
+    let (seen_tx, mut seen) = mpsc::unbounded_channel();
+    let gate = Arc::new(Semaphore::new(0));
+    let handler_gate = gate.clone();
+    let pool = KeyedPool::<u8, u32, u32, u32>::builder(config)
+        .on_wait(move |n: &u32| {
+            let _ = seen_tx.send(*n);
+        })
+        .build(move |n| {
+            let gate = handler_gate.clone();
+            async move {
+                gate.acquire().await.unwrap().forget();
+                Ok(n)
+            }
+        })
+        .unwrap();
+    let running = pool.submit(Some(1), 7).await.unwrap();
+    pool.shorten_keepalive_interval(Duration::from_secs(1));
+    assert_eq!(pool.keepalive_interval(), Some(Duration::from_secs(1)));
+    // A longer one never lengthens it again.
+    pool.shorten_keepalive_interval(Duration::from_secs(10));
+    assert_eq!(pool.keepalive_interval(), Some(Duration::from_secs(1)));
+    let first = tokio::time::timeout(Duration::from_secs(2), seen.recv()).await;
+    assert_eq!(
+        first.ok().flatten(),
+        Some(7),
+        "the hook ran within the new interval"
+    );
+    gate.add_permits(1);
+    assert_eq!(running.await.unwrap(), 7);
+    pool.close(None).await;
+}

@@ -109,6 +109,10 @@ impl Acker for JetStreamAcker {
         }
     }
 
+    fn lease_length(&self) -> Option<Duration> {
+        Some(self.shared.ack_wait)
+    }
+
     fn abandon(&self) {
         if self.settled.swap(true, Ordering::AcqRel) {
             return;

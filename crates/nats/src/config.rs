@@ -134,12 +134,14 @@ pub struct NatsTls {
 /// let config = NatsConfig::new("nats://127.0.0.1:4222").ack_wait(Duration::from_secs(5));
 /// assert_eq!(config.max_reconnects, Some(10));
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct NatsConfig {
     /// Server URLs (`nats://`, `tls://`, `ws://`); the client picks one and
-    /// fails over to the others. Default: `["nats://127.0.0.1:4222"]`.
+    /// fails over to the others. A password or token in a URL
+    /// (`nats://user:password@host`) is hidden in `Debug` output and errors.
+    /// Default: `["nats://127.0.0.1:4222"]`.
     pub servers: Vec<String>,
     /// Connection name shown by the server's monitoring. Default: `"evbus"`.
     pub name: String,
@@ -208,6 +210,32 @@ pub struct NatsConfig {
     /// at the stream's retention. Default: `2m` (JetStream's default).
     #[serde(with = "humantime_serde")]
     pub duplicate_window: Duration,
+}
+
+impl fmt::Debug for NatsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // By hand, for the servers: a URL may carry a password.
+        f.debug_struct("NatsConfig")
+            .field("servers", &crate::redact::Servers(&self.servers))
+            .field("name", &self.name)
+            .field("auth", &self.auth)
+            .field("tls", &self.tls)
+            .field("max_reconnects", &self.max_reconnects)
+            .field("reconnect_wait", &self.reconnect_wait)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("publish_timeout", &self.publish_timeout)
+            .field("max_pending_acks", &self.max_pending_acks)
+            .field("ack_wait", &self.ack_wait)
+            .field("fetch_batch", &self.fetch_batch)
+            .field("fetch_max_wait", &self.fetch_max_wait)
+            .field("max_ack_pending", &self.max_ack_pending)
+            .field("stream_prefix", &self.stream_prefix)
+            .field("default_persistence", &self.default_persistence)
+            .field("group_mode", &self.group_mode)
+            .field("pinned_ttl", &self.pinned_ttl)
+            .field("duplicate_window", &self.duplicate_window)
+            .finish()
+    }
 }
 
 impl Default for NatsConfig {

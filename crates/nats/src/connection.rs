@@ -76,7 +76,10 @@ pub(crate) async fn connect(config: &NatsConfig) -> Result<Connection> {
             TransportError::new(
                 kind,
                 NAME,
-                format!("connecting to {}: {what}", config.servers.join(", ")),
+                format!(
+                    "connecting to {}: {what}",
+                    crate::redact::urls(&config.servers)
+                ),
             )
             .with_source(error)
         })?;

@@ -10,6 +10,7 @@ mod error;
 pub mod mapping;
 mod publisher;
 mod pull;
+mod redact;
 mod subscriber;
 mod topics;
 mod transport;

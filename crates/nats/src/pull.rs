@@ -41,6 +41,8 @@ pub(crate) struct PullShared {
     /// Only to read delivery metadata with async-nats's own parser.
     jetstream: async_nats::jetstream::Context,
     pub(crate) keep_alive_every: Duration,
+    /// The consumer's AckWait: how long a delivery's lease runs.
+    pub(crate) ack_wait: Duration,
     epoch: Instant,
     unpin_subject: Option<String>,
     state: Mutex<PullState>,
@@ -67,6 +69,7 @@ impl PullShared {
             client: jetstream.client(),
             jetstream,
             keep_alive_every: ack_wait / 3,
+            ack_wait,
             epoch: Instant::now(),
             unpin_subject,
             state: Mutex::new(PullState::default()),
@@ -306,11 +309,52 @@ impl PullSubscription {
                 format!("the consumer of group `{}` was deleted", self.target.group),
             )
             .with_topic(topic)),
+            StatusCode::REQUEST_TERMINATED => self.on_refused_request(description),
             _ => {
                 tracing::debug!(%status, ?description, topic, "pull request ended");
                 Ok(())
             }
         }
+    }
+
+    /// A 409 refusing a pull request. A batch above the consumer's
+    /// `max_batch` (changed since subscribing) is lowered and asked again;
+    /// anything else is returned as an error, so the caller hears of it and
+    /// backs off instead of re-requesting in a spin.
+    fn on_refused_request(&mut self, description: Option<&str>) -> Result<()> {
+        let description = description.unwrap_or("no description");
+        if let Some(max_batch) = description
+            .strip_prefix("Exceeded MaxRequestBatch of ")
+            .and_then(|n| n.trim().parse::<usize>().ok())
+            .filter(|n| *n > 0 && *n < self.target.batch)
+        {
+            tracing::warn!(topic = &*self.target.topic, group = %self.target.group, max_batch,
+                "the group's consumer caps pull requests: asking for fewer messages at once");
+            self.target.batch = max_batch;
+            return Ok(());
+        }
+        // Passing while a server restarts or a leader moves.
+        let passing = [
+            "Leadership Change",
+            "Server Shutdown",
+            "Exceeded MaxWaiting",
+        ]
+        .iter()
+        .any(|prefix| description.starts_with(prefix));
+        let kind = if passing {
+            ErrorKind::Disconnected
+        } else {
+            ErrorKind::Rejected
+        };
+        Err(TransportError::new(
+            kind,
+            NAME,
+            format!(
+                "JetStream refused a pull request of group `{}`: {description}",
+                self.target.group
+            ),
+        )
+        .with_topic(&*self.target.topic))
     }
 
     /// Turns a message into a delivery, or drops it when it is a

@@ -221,8 +221,14 @@ async fn subscribe_jetstream(
         group: group.to_owned(),
         next_subject: format!("{api_prefix}.CONSUMER.MSG.NEXT.{stream}.{consumer_name}"),
         ordered,
-        batch: config.fetch_batch,
-        max_wait: config.fetch_max_wait,
+        // A consumer made elsewhere may cap what one pull request asks for;
+        // a request beyond the cap is refused at once (409), every time.
+        batch: cap(config.fetch_batch, actual.max_batch),
+        max_wait: if actual.max_expires.is_zero() {
+            config.fetch_max_wait
+        } else {
+            config.fetch_max_wait.min(actual.max_expires)
+        },
     };
     Ok(Box::new(PullSubscription::new(
         target,
@@ -318,5 +324,13 @@ impl Subscription for CoreSubscription {
                 .with_topic(&*self.topic)
                 .with_source(err)
         })
+    }
+}
+
+/// `wanted`, capped by a consumer limit where one is set (`limit > 0`).
+fn cap(wanted: usize, limit: i64) -> usize {
+    match usize::try_from(limit) {
+        Ok(limit) if limit > 0 => wanted.min(limit),
+        _ => wanted,
     }
 }

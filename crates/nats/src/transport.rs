@@ -47,7 +47,10 @@ pub struct NatsTransport {
 impl std::fmt::Debug for NatsTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NatsTransport")
-            .field("servers", &self.inner.config.servers)
+            .field(
+                "servers",
+                &crate::redact::Servers(&self.inner.config.servers),
+            )
             .field("state", &self.connection_state())
             .finish_non_exhaustive()
     }

@@ -33,10 +33,10 @@ pub enum Persistence {
 impl Persistence {
     /// Replaces `Auto` with the bus default; explicit modes stay as they are.
     ///
-    /// The bus calls this before [`configure`](crate::configure) so that the
-    /// engine compares a concrete mode. An `Auto` that reaches the engine is
-    /// never drift, and an admin creating a topic with `Auto` uses its own
-    /// configured default.
+    /// The bus does not call it before [`configure`](crate::configure):
+    /// options reach the engine as given. An `Auto` there is never drift,
+    /// and an admin creating a topic with `Auto` resolves it with its own
+    /// configured default (this function, with the transport's default).
     pub fn resolve(self, bus_default: Persistence) -> Persistence {
         match self {
             Persistence::Auto => bus_default,

@@ -17,13 +17,17 @@ const DAY: Duration = Duration::from_secs(24 * 3600);
 /// |---|---|---|---|---|---|---|---|
 /// | `Default` | auto | 24 h | 100 MB | 10,000 | 1 | 1 | broker default |
 /// | `HighThroughput` | persistent | 7 d | 1 GB | 1,000,000 | 3 | 10 | snappy |
-/// | `MediumThroughput` | persistent | 3 d | 500 MB | 100,000 | 3 | 5 | broker default |
-/// | `LowThroughput` | persistent | 1 d | 100 MB | 10,000 | 3 | 3 | broker default |
+/// | `MediumThroughput` | persistent | 3 d | 500 MB | 100,000 | 3 | 5 | snappy |
+/// | `LowThroughput` | persistent | 1 d | 100 MB | 10,000 | 3 | 3 | snappy |
+///
+/// The Go SDK also sets a compression level of 6 on its three snappy
+/// presets; snappy has no levels (the SDK's own builder says it ignores
+/// the value), so evbus has no level to carry.
 ///
 /// Three replicas need a three-node cluster; on a single broker override
 /// them with `.replicas(1)`. JetStream only knows S2 compression, so on
-/// NATS use `HighThroughput` with `.compression(Compression::S2)` or
-/// `.compression(None)`.
+/// NATS use the three throughput presets with
+/// `.compression(Compression::S2)` or `.compression(None)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -70,13 +74,15 @@ impl Preset {
                 .max_bytes(500 * MIB)
                 .max_messages(100_000)
                 .replicas(3)
-                .partitions(5),
+                .partitions(5)
+                .compression(Compression::Snappy),
             Preset::LowThroughput => base
                 .retention(DAY)
                 .max_bytes(100 * MIB)
                 .max_messages(10_000)
                 .replicas(3)
-                .partitions(3),
+                .partitions(3)
+                .compression(Compression::Snappy),
         }
     }
 }
@@ -111,5 +117,9 @@ mod tests {
             (low.retention, low.max_messages, low.partitions),
             (Some(DAY), Some(10_000), Some(3))
         );
+        // The Go SDK sets snappy on every throughput preset.
+        for preset in [medium, low] {
+            assert_eq!(preset.compression, Some(Compression::Snappy));
+        }
     }
 }

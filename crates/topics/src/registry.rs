@@ -7,11 +7,13 @@ use crate::options::TopicOptions;
 
 /// The options each topic was configured with, kept by the bus.
 ///
-/// Read when a transport opens a topic, never per publish. Reads take a
-/// shared lock, so they never wait for each other, and return a copy of the
-/// options (a few numbers and the description). Clones share the same record. Nothing here touches the
-/// broker: [`remove`](TopicRegistry::remove) forgets the local entry and
-/// never deletes a topic.
+/// Written when the bus configures a topic and read only by the bus's
+/// getters (transports keep their own per-topic state), never per publish.
+/// Reads take a shared lock, so they never wait for each other, and return
+/// a copy of the options (a few numbers and the description). Clones share
+/// the same record. Nothing here touches the broker:
+/// [`remove`](TopicRegistry::remove) forgets the local entry and never
+/// deletes a topic.
 ///
 /// ```
 /// use evbus_topics::{Preset, TopicOptions, TopicRegistry};

@@ -24,6 +24,28 @@ pub const ATTEMPTS: &str = "evbus-dlq-attempts";
 /// Header: when the first attempt failed, RFC 3339 UTC.
 pub const FIRST_FAILURE: &str = "evbus-dlq-first-failure";
 
+/// Header: present when the dead letter carries only a prefix of the
+/// original payload (the whole would have exceeded the broker's size limit);
+/// its value is the original payload's length in bytes.
+pub const TRUNCATED: &str = "evbus-dlq-truncated";
+
+/// Header-name prefixes that direct how a broker stores a publish rather
+/// than describe the message: JetStream's expectations (`Nats-Expected-*`),
+/// dedup id, rollup and per-message TTL. Copied into a dead letter they
+/// would make the broker refuse it (an expected stream or sequence of the
+/// original topic), drop it as a duplicate, or purge the dead-letter topic.
+const BROKER_DIRECTIVES: &[&str] = &["nats-expected-", "nats-msg-id", "nats-rollup", "nats-ttl"];
+
+/// Whether header `name` directs how a broker stores a publish rather than
+/// describing the message (JetStream's `Nats-Expected-*`, `Nats-Msg-Id`,
+/// `Nats-Rollup`, `Nats-TTL`), and so must not be copied into a dead letter.
+pub fn is_broker_directive(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    BROKER_DIRECTIVES
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+}
+
 /// The longest error text carried in the [`ERROR`] header, in characters.
 pub const MAX_ERROR_CHARS: usize = 1_000;
 

@@ -34,6 +34,15 @@ pub trait Acker: Send + Sync + 'static {
     /// block; a transport without leases does nothing.
     fn keep_alive(&self) {}
 
+    /// How long the broker waits, once the delivery was handed out or its
+    /// lease last kept alive, before it redelivers the delivery to the
+    /// group; `None` where the transport has no such lease (ownership
+    /// decides instead, as with Kafka partitions). A caller holding the
+    /// delivery keeps it alive at least three times per lease.
+    fn lease_length(&self) -> Option<Duration> {
+        None
+    }
+
     /// The handle was dropped without being settled: the transport must treat
     /// the delivery as nacked with no delay, so it is redelivered. Must not
     /// block.
@@ -121,6 +130,12 @@ impl Lease {
         if let Some(acker) = &self.acker {
             acker.keep_alive();
         }
+    }
+
+    /// How long the lease runs without [`keep_alive`](Self::keep_alive):
+    /// see [`Acker::lease_length`].
+    pub fn length(&self) -> Option<Duration> {
+        self.acker.as_ref().and_then(|acker| acker.lease_length())
     }
 }
 

@@ -23,6 +23,15 @@ use crate::{
     operations::SubscriptionStats,
 };
 
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// What a subscription's deliveries are handed to.
 #[derive(Clone)]
 pub(crate) enum Target {
@@ -46,12 +55,14 @@ impl Consumer {
     /// it handed out and closes the subscription.
     pub(crate) async fn run(self, mut subscription: Box<dyn Subscription>) {
         let (pending, settled) = mpsc::unbounded_channel();
-        let settler = tokio::spawn(settle::run(self.bus.clone(), settled));
+        // Aborting this task (a close past its deadline) aborts the settler
+        // with it, dropping what it holds unsettled.
+        let mut settler = AbortOnDrop(tokio::spawn(settle::run(self.bus.clone(), settled)));
         self.fetch_loop(subscription.as_mut(), &pending).await;
         // Everything handed to the pool is settled before the subscription
         // closes, so acks and commits still reach the broker.
         drop(pending);
-        if let Err(error) = settler.await {
+        if let Err(error) = (&mut settler.0).await {
             tracing::error!(topic = %self.topic, %error, "settler task failed");
         }
         if let Err(error) = subscription.close().await {
@@ -208,10 +219,16 @@ impl Consumer {
             stats: self.stats.clone(),
         };
         let key: Option<PoolKey> = aggregate.map(|aggregate| (self.id, aggregate));
+        let lease = ack.lease();
+        if let Some(length) = lease.length() {
+            // Kept alive three times per lease, so one late or lost
+            // extension does not let it run out.
+            self.bus.pool.shorten_keepalive_interval(length / 3);
+        }
         let job = Arc::new(Job::new(
             handler,
             source,
-            ack.lease(),
+            lease,
             self.bus.dead_letters.clone(),
         ));
         loop {

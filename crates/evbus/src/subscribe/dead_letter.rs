@@ -4,8 +4,8 @@
 use std::{sync::Arc, time::Duration, time::SystemTime};
 
 use evbus_transport::{
-    OutgoingMessage, Transport,
-    dead_letter::{DeadLetter, Reason},
+    ErrorKind, OutgoingMessage, Transport,
+    dead_letter::{DeadLetter, Reason, TRUNCATED, is_broker_directive},
 };
 
 use super::job::{Source, Verdict};
@@ -59,10 +59,18 @@ impl DeadLetterSink {
     }
 
     /// Stores a copy of the message, with the dead-letter headers, on the
-    /// dead-letter topic. A failed publish is retried in place with backoff
-    /// (the aggregate waits; the lease is kept alive by the pool) and each
-    /// failure is reported; only a close deadline ends the attempts, and the
-    /// message is then nacked.
+    /// dead-letter topic.
+    ///
+    /// The copy leaves out headers that direct the broker's publish (they
+    /// were meant for the original topic), and carries only a prefix of the
+    /// payload, marked with the [`TRUNCATED`] header, when the whole would
+    /// exceed the size limit. A publish that fails for a passing reason
+    /// (the broker is unreachable) is retried in place with backoff (the
+    /// aggregate waits; the lease is kept alive by the pool) and each
+    /// failure is reported; only a close deadline ends those attempts. A
+    /// publish that can never succeed is reported and the message parked:
+    /// nacked, so the broker redelivers it after the redelivery delay while
+    /// its aggregate moves on.
     pub(crate) async fn dead_letter(
         &self,
         source: &Source,
@@ -86,9 +94,14 @@ impl DeadLetterSink {
             attempts,
             first_failure,
         };
-        let mut headers = source.headers.clone();
+        let mut headers: Vec<(String, String)> = source
+            .headers
+            .iter()
+            .filter(|(name, _)| !is_broker_directive(name))
+            .cloned()
+            .collect();
         headers.extend(dead.to_headers());
-        let message = OutgoingMessage {
+        let mut message = OutgoingMessage {
             key: source.key.clone(),
             headers,
             payload: source.payload.clone(),
@@ -99,9 +112,14 @@ impl DeadLetterSink {
                 meta.group, meta.topic, meta.position
             )),
         };
+        let limit = self.transport.capabilities(&topic).max_message_bytes;
+        if message.wire_size() > limit {
+            let fits = limit.saturating_sub(non_payload_size(&message) + FRAMING_SLACK);
+            truncate(&mut message, fits);
+        }
         let mut backoff = FIRST_BACKOFF;
         loop {
-            match self.transport.publish(&topic, message.clone()).await {
+            let publish_error = match self.transport.publish(&topic, message.clone()).await {
                 Ok(_) => {
                     tracing::warn!(topic = %meta.topic, position = %meta.position,
                         dead_letter_topic = %topic, reason = reason.as_str(), %error, attempts,
@@ -109,17 +127,55 @@ impl DeadLetterSink {
                     self.reporter.metrics().dead_lettered(reason);
                     return Verdict::DeadLettered;
                 }
-                Err(publish_error) => {
-                    self.reporter
-                        .report(BusError::from(publish_error).context(format!(
-                            "dead-lettering {}@{} to `{topic}` failed; retrying in {backoff:?} \
-                         while its aggregate waits",
-                            meta.topic, meta.position
-                        )));
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
+                Err(publish_error) => publish_error,
+            };
+            if publish_error.kind() == ErrorKind::TooLarge && !message.payload.is_empty() {
+                // The broker counts more than the transport's declared limit
+                // (record framing): cut further until it fits.
+                let half = message.payload.len() / 2;
+                truncate(&mut message, half);
+                continue;
             }
+            let retryable = publish_error.is_retryable();
+            let what = format!(
+                "dead-lettering {}@{} to `{topic}` failed",
+                meta.topic, meta.position
+            );
+            if !retryable {
+                self.reporter
+                    .report(BusError::from(publish_error).context(format!(
+                        "{what} for good; the message is nacked and redelivered after the \
+                         redelivery delay, and its aggregate goes on meanwhile"
+                    )));
+                return Verdict::Unhandled;
+            }
+            self.reporter
+                .report(BusError::from(publish_error).context(format!(
+                    "{what}; retrying in {backoff:?} while its aggregate waits"
+                )));
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
+}
+
+/// Room left for a broker's own framing of a record (Kafka's record and
+/// batch headers, NATS's header block) when a dead letter is cut to fit.
+const FRAMING_SLACK: usize = 1_024;
+
+/// The size of a message without its payload, counting the [`TRUNCATED`]
+/// header it may get.
+fn non_payload_size(message: &OutgoingMessage) -> usize {
+    message.wire_size() - message.payload.len() + TRUNCATED.len() + 20
+}
+
+/// Keeps at most `keep` bytes of the payload and records the original
+/// length in the [`TRUNCATED`] header (set once: later cuts keep it).
+fn truncate(message: &mut OutgoingMessage, keep: usize) {
+    if !message.headers.iter().any(|(name, _)| name == TRUNCATED) {
+        message
+            .headers
+            .push((TRUNCATED.to_owned(), message.payload.len().to_string()));
+    }
+    message.payload = message.payload.slice(..keep.min(message.payload.len()));
 }

@@ -148,15 +148,26 @@ impl Job {
     /// a hung handler into a retryable one.
     async fn call(&self) -> HandlerResult {
         let source = &self.source;
-        let call = match &self.handler {
-            Handler::Raw(handler) => handler(Message {
+        // A handler may panic while it is called, before it returns its
+        // future: that panic is caught here too, or it would escape the job
+        // and the aggregate's next event would run before this one was
+        // answered.
+        let called = std::panic::catch_unwind(AssertUnwindSafe(|| match &self.handler {
+            Handler::Raw(handler) => Some(handler(Message {
                 key: source.key.clone(),
                 headers: source.headers.clone(),
                 payload: source.payload.clone(),
                 meta: source.meta.clone(),
-            }),
-            Handler::Envelope(handler, envelope) => handler(envelope.clone(), source.meta.clone()),
-            Handler::GiveUp(..) => return Ok(()),
+            })),
+            Handler::Envelope(handler, envelope) => {
+                Some(handler(envelope.clone(), source.meta.clone()))
+            }
+            Handler::GiveUp(..) => None,
+        }));
+        let call = match called {
+            Ok(Some(call)) => call,
+            Ok(None) => return Ok(()),
+            Err(panic) => return Err(panicked(panic)),
         };
         let guarded = AssertUnwindSafe(call).catch_unwind();
         let outcome = match self.sink.handler_timeout() {
@@ -170,20 +181,22 @@ impl Job {
             },
             None => guarded.await,
         };
-        outcome.unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a non-string panic payload".into());
-            Err(HandlerError::permanent(format!(
-                "handler panicked: {message}"
-            )))
-        })
+        outcome.unwrap_or_else(|panic| Err(panicked(panic)))
     }
 
     /// Extends the delivery's broker lease (called while it waits or runs).
     pub(crate) fn keep_alive(&self) {
         self.lease.keep_alive();
     }
+}
+
+/// A handler's panic as a permanent failure: running it again would panic
+/// again.
+fn panicked(panic: Box<dyn std::any::Any + Send>) -> HandlerError {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic payload".into());
+    HandlerError::permanent(format!("handler panicked: {message}"))
 }

@@ -31,6 +31,7 @@ pub(crate) struct Running {
     group: String,
     stop: CancellationToken,
     done: watch::Receiver<bool>,
+    task: tokio::task::AbortHandle,
 }
 
 impl Running {
@@ -40,17 +41,27 @@ impl Running {
         subscription: Box<dyn evbus_transport::Subscription>,
     ) -> Self {
         let (finished, done) = watch::channel(false);
-        let running = Self {
-            topic: consumer.topic.to_string(),
-            group: consumer.group.to_string(),
-            stop: consumer.stop.clone(),
-            done,
-        };
-        tokio::spawn(async move {
+        let topic = consumer.topic.to_string();
+        let group = consumer.group.to_string();
+        let stop = consumer.stop.clone();
+        let task = tokio::spawn(async move {
             consumer.run(subscription).await;
             finished.send_replace(true);
-        });
-        running
+        })
+        .abort_handle();
+        Self {
+            topic,
+            group,
+            stop,
+            done,
+            task,
+        }
+    }
+
+    /// Ends the consumer task where it is: deliveries it has not settled
+    /// are dropped unsettled, so the broker redelivers them.
+    pub(crate) fn abort(&self) {
+        self.task.abort();
     }
 
     /// Stops fetching at once.

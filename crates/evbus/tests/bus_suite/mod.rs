@@ -49,9 +49,13 @@ pub fn run(factory: impl BusFactory) -> ExitCode {
         retry_in_place_holds_back_the_aggregate,
         dead_letter_after_exhausted_retries,
         dead_letter_undecodable_bytes,
+        dead_letter_of_a_message_at_the_size_limit,
         panicking_handler_is_isolated,
+        handler_panicking_before_its_future_keeps_order,
         backpressure_without_loss,
         close_drains,
+        close_is_cancel_safe,
+        dropping_the_last_handle_shuts_down,
         detached_publish_failure_reaches_callback,
     ]
     .into_iter()
@@ -329,6 +333,60 @@ async fn dead_letter_undecodable_bytes(factory: Arc<dyn BusFactory>) -> anyhow::
     Ok(())
 }
 
+/// A message just under the size limit fails for good: its dead-letter copy
+/// (the message plus the dead-letter headers) would be too large, so it is
+/// stored truncated, with a header giving the original size, and the
+/// aggregate moves on at once instead of retrying a publish that can never
+/// succeed.
+async fn dead_letter_of_a_message_at_the_size_limit(
+    factory: Arc<dyn BusFactory>,
+) -> anyhow::Result<()> {
+    let (bus, topic) = bus_with_topic(&factory, |_| {}).await?;
+    let dead = support::dead_letters(&bus, &topic).await?;
+    let recorder = Recorder::default();
+    let r = recorder.clone();
+    bus.subscribe(&topic, move |message: evbus::Message| {
+        let r = r.clone();
+        async move {
+            if message.payload.len() > 1_000 {
+                return Err(HandlerError::permanent("cannot handle the big one"));
+            }
+            r.record("k", 2);
+            Ok(())
+        }
+    })
+    .await?;
+    let limit = bus.transport().capabilities(&topic).max_message_bytes;
+    let big = OutgoingMessage::new(vec![b'x'; limit - 64]).with_key("k");
+    let size = big.payload.len();
+    bus.publish_message(&topic, big).await?;
+    bus.publish_message(&topic, OutgoingMessage::new(&b"small"[..]).with_key("k"))
+        .await?;
+    tokio::time::timeout(Duration::from_secs(5), recorder.wait_for(1))
+        .await
+        .context("the next event of the aggregate was not handled within 5 s")??;
+    let letters = dead.wait_for(1).await?;
+    let letter = &letters[0];
+    let info = dead_letter::DeadLetter::from_headers(&letter.headers).context("headers")?;
+    ensure!(info.error.contains("cannot handle the big one"), "{info:?}");
+    ensure!(
+        letter.payload.len() < size,
+        "the copy had to be cut to fit: {} bytes",
+        letter.payload.len()
+    );
+    ensure!(
+        header(&letter.headers, dead_letter::TRUNCATED) == Some(size.to_string().as_str()),
+        "the copy says it was cut from {size} bytes: {:?}",
+        header(&letter.headers, dead_letter::TRUNCATED)
+    );
+    ensure!(
+        letter.payload.iter().all(|b| *b == b'x'),
+        "a prefix of the original"
+    );
+    bus.close().await?;
+    Ok(())
+}
+
 /// A handler that panics fails only its event (dead-lettered); the bus and
 /// the other aggregates keep going.
 async fn panicking_handler_is_isolated(factory: Arc<dyn BusFactory>) -> anyhow::Result<()> {
@@ -355,6 +413,57 @@ async fn panicking_handler_is_isolated(factory: Arc<dyn BusFactory>) -> anyhow::
     let info = dead_letter::DeadLetter::from_headers(&letters[0].headers).context("headers")?;
     ensure!(info.error.contains("panicked"), "{info:?}");
     bus.close().await?;
+    Ok(())
+}
+
+/// A handler that panics while being called, before it returns its future,
+/// is caught like one that panics inside it: its event is dead-lettered
+/// while the aggregate is still held, so the aggregate's next event runs
+/// after it and the panicking event is not run again.
+async fn handler_panicking_before_its_future_keeps_order(
+    factory: Arc<dyn BusFactory>,
+) -> anyhow::Result<()> {
+    let (bus, topic) = bus_with_topic(&factory, |_| {}).await?;
+    let dead = support::dead_letters(&bus, &topic).await?;
+    let recorder = Recorder::default();
+    let calls_of_first = Arc::new(AtomicU32::new(0));
+    let calls_before_second = Arc::new(parking_lot::Mutex::new(None));
+    let (r, calls, before) = (
+        recorder.clone(),
+        calls_of_first.clone(),
+        calls_before_second.clone(),
+    );
+    bus.subscribe_envelope(&topic, move |event: Envelope, _| {
+        if event.event_version() == 1 {
+            calls.fetch_add(1, Ordering::SeqCst);
+            panic!("handler bug before any await");
+        }
+        before.lock().get_or_insert(calls.load(Ordering::SeqCst));
+        let r = r.clone();
+        async move {
+            r.record(event.aggregate_id(), event.event_version());
+            Ok(())
+        }
+    })
+    .await?;
+    bus.publish_envelope(&topic, &envelope("k", 1)).await?;
+    bus.publish_envelope(&topic, &envelope("k", 2)).await?;
+    recorder.wait_for(1).await?;
+    let letters = dead.wait_for(1).await?;
+    let info = dead_letter::DeadLetter::from_headers(&letters[0].headers).context("headers")?;
+    ensure!(info.error.contains("panicked"), "{info:?}");
+    ensure!(
+        *calls_before_second.lock() == Some(1),
+        "k v1 must be answered (dead-lettered) before k v2 runs, and only once: \
+         calls of v1 before v2 = {:?}, in all {}",
+        calls_before_second.lock(),
+        calls_of_first.load(Ordering::SeqCst)
+    );
+    bus.close().await?;
+    ensure!(
+        calls_of_first.load(Ordering::SeqCst) == 1,
+        "a dead-lettered event is not run again"
+    );
     Ok(())
 }
 
@@ -477,6 +586,85 @@ async fn close_drains(factory: Arc<dyn BusFactory>) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Waits until the runtime runs no more tasks than `baseline`.
+async fn tasks_return_to(baseline: usize, what: &str) -> anyhow::Result<()> {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while metrics.num_alive_tasks() > baseline {
+        if tokio::time::Instant::now() >= deadline {
+            bail!(
+                "{what}: {} tasks still alive, {baseline} before the bus was built",
+                metrics.num_alive_tasks()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+/// A bus whose one handler is running a 2 s event, and the task count from
+/// before the bus was built.
+async fn bus_with_running_handler(
+    factory: &Arc<dyn BusFactory>,
+) -> anyhow::Result<(EventBus, usize)> {
+    let baseline = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    let (bus, topic) = bus_with_topic(factory, |_| {}).await?;
+    let started = Arc::new(tokio::sync::Semaphore::new(0));
+    let s = started.clone();
+    bus.subscribe_envelope(&topic, move |_: Envelope, _| {
+        let s = s.clone();
+        async move {
+            s.add_permits(1);
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            Ok(())
+        }
+    })
+    .await?;
+    bus.publish_envelope(&topic, &envelope("slow", 1)).await?;
+    tokio::time::timeout(Duration::from_secs(30), started.acquire())
+        .await
+        .context("the handler did not start")??
+        .forget();
+    Ok((bus, baseline))
+}
+
+/// `close` is cancel-safe: dropping its future (a caller's timeout) does not
+/// stop the shutdown half-way; a later `close` waits for it and returns
+/// `Ok`, and every task of the bus ends.
+async fn close_is_cancel_safe(factory: Arc<dyn BusFactory>) -> anyhow::Result<()> {
+    let (bus, baseline) = bus_with_running_handler(&factory).await?;
+    let cancelled = tokio::time::timeout(Duration::from_millis(50), bus.close()).await;
+    ensure!(
+        cancelled.is_err(),
+        "close cannot finish while a 2 s handler runs"
+    );
+    match tokio::time::timeout(Duration::from_secs(10), bus.close()).await {
+        Ok(closed) => closed.context("the second close")?,
+        Err(_) => bail!("a close after a cancelled close did not return within 10 s"),
+    }
+    ensure!(
+        matches!(
+            bus.publish_envelope("any", &envelope("late", 1)).await,
+            Err(error) if error.kind() == evbus::BusErrorKind::Closed
+        ),
+        "the bus is closed afterwards"
+    );
+    drop(bus);
+    tasks_return_to(baseline, "after close").await
+}
+
+/// Dropping the last handle of a bus that was not closed shuts it down in
+/// the background: no task of the bus is left running.
+async fn dropping_the_last_handle_shuts_down(factory: Arc<dyn BusFactory>) -> anyhow::Result<()> {
+    let (bus, baseline) = bus_with_running_handler(&factory).await?;
+    let clone = bus.clone();
+    drop(bus);
+    drop(clone);
+    tasks_return_to(baseline, "after the last handle was dropped").await
 }
 
 /// A fire-and-forget publish the broker refuses reaches the error callback.

@@ -209,6 +209,13 @@ impl Core {
                 None => break,
                 Some(Err(error)) => {
                     logs::client_error(&error, "consuming");
+                    // A lost connection shows in the connection state and
+                    // heals by itself; anything else (a missing or forbidden
+                    // topic) would consume nothing in silence.
+                    if !logs::is_connection_error(&error) {
+                        self.handoff
+                            .report(crate::error::consume_error(error, self.topic()));
+                    }
                     break;
                 }
                 Some(Ok(message)) => {
@@ -247,7 +254,7 @@ impl Core {
             return None;
         }
         let epoch = p.epoch;
-        if !p.paused && p.pending() >= self.settings.window {
+        if !p.paused && p.is_full(self.settings.window) {
             p.paused = true;
             self.set_paused(consumer, partition, true);
         }
@@ -276,10 +283,10 @@ impl Core {
 
     /// Resumes paused partitions whose window drained to half.
     pub fn resume_drained(&self, consumer: &GroupConsumer) {
-        let resume_at = self.settings.window / 2;
+        let window = self.settings.window;
         let mut state = self.state.lock();
         for (&partition, p) in state.partitions.iter_mut() {
-            if p.paused && !p.leaving && p.pending() <= resume_at {
+            if p.paused && !p.leaving && p.has_room(window) {
                 p.paused = false;
                 self.set_paused(consumer, partition, false);
             }

@@ -3,6 +3,7 @@
 
 use std::{
     collections::VecDeque,
+    panic::AssertUnwindSafe,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -12,11 +13,11 @@ use std::{
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use evbus_transport::Headers;
+use evbus_transport::{Headers, TransportError};
 use parking_lot::Mutex;
 use rdkafka::{
     Message,
-    message::{BorrowedMessage, Headers as _},
+    message::{BorrowedHeaders, BorrowedMessage, Headers as _},
 };
 use tokio::sync::Notify;
 
@@ -31,26 +32,16 @@ pub(crate) struct RecordData {
 impl RecordData {
     /// Copies a message's key, headers and payload. Kafka allows bytes where
     /// the transport carries text: key and header values that are not UTF-8 are
-    /// converted lossily (invalid bytes become U+FFFD) and a null header value
-    /// becomes an empty string, so the message is still delivered.
+    /// converted lossily (invalid bytes become U+FFFD), a null header value
+    /// becomes an empty string, and a header whose name is not UTF-8 is left
+    /// out (see [`read_headers`]), so the message is still delivered.
     pub fn from_message(message: &BorrowedMessage<'_>) -> Self {
         let key = message
             .key()
             .map(|k| String::from_utf8_lossy(k).into_owned());
         let headers = message
             .headers()
-            .map(|headers| {
-                headers
-                    .iter()
-                    .map(|h| {
-                        let value = h
-                            .value
-                            .map(|v| String::from_utf8_lossy(v).into_owned())
-                            .unwrap_or_default();
-                        (h.key.to_owned(), value)
-                    })
-                    .collect()
-            })
+            .map(|headers| read_headers(headers, message))
             .unwrap_or_default();
         Self {
             key,
@@ -58,6 +49,37 @@ impl RecordData {
             payload: Bytes::copy_from_slice(message.payload().unwrap_or_default()),
         }
     }
+}
+
+/// The headers of `message` that can be read. rdkafka reads a header name
+/// as UTF-8 and panics on other bytes; on the polling thread that panic
+/// would end the subscription, and every member would meet the record again.
+/// Such a header is left out, with a warning: the transport's header names
+/// are text, and the name's bytes cannot be read without that panic.
+fn read_headers(headers: &BorrowedHeaders, message: &BorrowedMessage<'_>) -> Headers {
+    (0..headers.count())
+        .filter_map(|index| {
+            let read = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                headers.try_get(index).map(|h| {
+                    let value = h
+                        .value
+                        .map(|v| String::from_utf8_lossy(v).into_owned())
+                        .unwrap_or_default();
+                    (h.key.to_owned(), value)
+                })
+            }));
+            read.unwrap_or_else(|_| {
+                tracing::warn!(
+                    topic = message.topic(),
+                    partition = message.partition(),
+                    offset = message.offset(),
+                    index,
+                    "a header whose name is not UTF-8 was left out"
+                );
+                None
+            })
+        })
+        .collect()
 }
 
 /// One delivery of a fetched record.
@@ -88,6 +110,9 @@ pub(crate) enum Command {
 #[derive(Debug, Default)]
 struct Queue {
     records: VecDeque<Record>,
+    /// The latest consumer error not yet handed to the subscription; a
+    /// newer one replaces it (the same error tends to repeat every poll).
+    error: Option<TransportError>,
     closed: bool,
 }
 
@@ -169,6 +194,17 @@ impl Handoff {
         }
         self.ready.notify_one();
         Ok(())
+    }
+
+    /// Keeps a consumer error for the subscription's next `next_batch`.
+    pub fn report(&self, error: TransportError) {
+        self.queue.lock().error = Some(error);
+        self.ready.notify_one();
+    }
+
+    /// The consumer error waiting, if any; taken once.
+    pub fn take_error(&self) -> Option<TransportError> {
+        self.queue.lock().error.take()
     }
 
     /// Takes up to `max` records; `None` once closed.

@@ -233,7 +233,12 @@ impl Subscription for KafkaSubscription {
                 Some(records) if !records.is_empty() => {
                     return Ok(records.into_iter().map(|r| self.delivery(r)).collect());
                 }
-                Some(_) => self.handoff.ready().await,
+                // Records first: an error (a topic that went missing) does
+                // not hold back what was fetched before it.
+                Some(_) => match self.handoff.take_error() {
+                    Some(error) => return Err(error),
+                    None => self.handoff.ready().await,
+                },
             }
         }
     }

@@ -105,6 +105,20 @@ impl PartitionState {
         self.pending
     }
 
+    /// Whether fetching must pause: the tracked span, from the oldest
+    /// unsettled offset to the newest fetched, fills `window`. The span, not
+    /// the pending count: behind one stuck offset every later one is kept
+    /// (the commit cannot pass it) although it settled.
+    pub fn is_full(&self, window: usize) -> bool {
+        self.entries.len() >= window
+    }
+
+    /// Whether a paused partition may fetch again: its span is down to half
+    /// the window.
+    pub fn has_room(&self, window: usize) -> bool {
+        self.entries.len() <= window / 2
+    }
+
     /// The offset the group may resume from: the first fetched offset not
     /// done, or one past the highest fetched when all are done.
     pub fn position(&self) -> Option<i64> {
@@ -193,6 +207,36 @@ mod tests {
         assert_eq!(p.pending(), 0);
         assert_eq!(p.to_commit(), Some(1));
         assert!(!p.complete(1), "an abandoned offset never completes");
+    }
+
+    /// One offset never finishes (its handler hangs) while every later one
+    /// does: what the tracker holds spans from the stuck one to the newest,
+    /// so the partition must pause once that span fills the window, or the
+    /// tracker grows with every later record.
+    #[test]
+    fn a_stuck_head_pauses_the_partition_at_its_window() {
+        let window = 1_000;
+        let mut p = PartitionState::new(1);
+        assert!(p.fetched(0), "the stuck head");
+        let mut paused_at = None;
+        for offset in 1..=1_000_000 {
+            if p.is_full(window) {
+                paused_at = Some(offset);
+                break;
+            }
+            assert!(p.fetched(offset));
+            assert!(p.complete(offset));
+        }
+        assert_eq!(
+            paused_at,
+            Some(window as i64),
+            "paused once the window is held"
+        );
+        assert!(p.entries.len() <= window, "held: {}", p.entries.len());
+        assert!(!p.has_room(window), "no room until the head finishes");
+        assert!(p.complete(0));
+        assert!(p.has_room(window));
+        assert_eq!(p.to_commit(), Some(window as i64));
     }
 
     #[test]

@@ -67,6 +67,10 @@ impl Acker for MemoryAcker {
         self.topic.state.lock().groups[self.group].keep_alive(partition, offset, token, deadline);
     }
 
+    fn lease_length(&self) -> Option<std::time::Duration> {
+        Some(self.broker.config.ack_wait)
+    }
+
     fn abandon(&self) {
         if !self.client.is_closed() && !self.broker.is_down() {
             self.apply(Settlement::Nack(std::time::Duration::ZERO));

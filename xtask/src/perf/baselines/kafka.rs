@@ -10,8 +10,10 @@ use evbus::{OutgoingMessage, kafka::KafkaConfig, transport::Transport};
 use rdkafka::{
     Message,
     consumer::{CommitMode, Consumer, StreamConsumer},
+    error::KafkaError,
     message::{Header, Headers, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
+    types::RDKafkaErrorCode,
     util::Timeout,
 };
 use tokio::{
@@ -176,11 +178,18 @@ impl KafkaRun {
         message: &OutgoingMessage,
     ) -> anyhow::Result<(rdkafka::producer::DeliveryFuture, OwnedSemaphorePermit)> {
         let slot = self.window.clone().acquire_owned().await?;
-        let delivery = self
-            .producer
-            .send_result(record(topic, message))
-            .map_err(|(e, _)| e)?;
-        Ok((delivery, slot))
+        // librdkafka counts a message in its queue until its delivery
+        // callback has returned, a moment after the window slot is freed:
+        // a full queue is waited out, as evbus-kafka's producer does.
+        loop {
+            match self.producer.send_result(record(topic, message)) {
+                Ok(delivery) => return Ok((delivery, slot)),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err((e, _)) => return Err(e.into()),
+            }
+        }
     }
 }
 

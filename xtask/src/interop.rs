@@ -1,0 +1,190 @@
+//! The Go interop tooling (`interop/go`): building the Go SDK's wire form
+//! into the cache, and checking the golden vectors Go writes.
+//!
+//! The binary is built with `go build` (modules from the Go module proxy,
+//! pinned by `go.mod`/`go.sum`, `-mod=readonly` so a build never edits them)
+//! into `~/.cache/evbus/go-interop-<hash>/`, the hash covering every source
+//! file and `go.sum`: a changed source gets a new build, an unchanged one is
+//! reused; its `go test` runs before each build. `EVBUS_GO_INTEROP` overrides it with a binary of your own, and
+//! `EVBUS_GO` names the `go` command (default: `go` on `PATH`, then
+//! `/usr/local/go/bin/go`).
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{Context, bail};
+
+use crate::cmd::{root, run};
+
+/// Where the checked-in vectors live.
+const VECTORS: &str = "crates/envelope/tests/vectors";
+
+fn go_dir() -> PathBuf {
+    root().join("interop").join("go")
+}
+
+fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("EVBUS_CACHE_DIR") {
+        return dir.into();
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into());
+    Path::new(&home).join(".cache").join("evbus")
+}
+
+/// The `go` command: `EVBUS_GO`, else `go` on `PATH`, else the official
+/// tarball's location.
+fn go_command() -> anyhow::Result<PathBuf> {
+    if let Some(go) = std::env::var_os("EVBUS_GO") {
+        return Ok(go.into());
+    }
+    let on_path = Command::new("go").arg("version").output();
+    if on_path.is_ok_and(|out| out.status.success()) {
+        return Ok("go".into());
+    }
+    let tarball = PathBuf::from("/usr/local/go/bin/go");
+    if tarball.exists() {
+        return Ok(tarball);
+    }
+    bail!(
+        "the Go interop tests need Go (1.26 or later, with the module proxy): install it \
+         from https://go.dev/dl/ or set EVBUS_GO to the go command"
+    )
+}
+
+/// FNV-1a, 64 bits, over the names and contents of the module's sources and
+/// go.sum: the build cache key. Not cryptographic; it only has to change
+/// when the sources do.
+fn sources_hash() -> anyhow::Result<String> {
+    let dir = go_dir();
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .map(|entry| Ok(entry?.file_name().to_string_lossy().into_owned()))
+        .collect::<anyhow::Result<_>>()?;
+    names.retain(|name| name.ends_with(".go") || name == "go.mod" || name == "go.sum");
+    names.sort();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for name in names {
+        let contents = fs::read(dir.join(&name))?;
+        for byte in name.bytes().chain([0]).chain(contents).chain([0]) {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    Ok(format!("{hash:016x}"))
+}
+
+/// Builds the Go tool when its sources changed (or it was never built) and
+/// returns the binary's path.
+pub fn ensure_go_tools() -> anyhow::Result<PathBuf> {
+    if let Some(binary) = std::env::var_os("EVBUS_GO_INTEROP") {
+        let binary = PathBuf::from(binary);
+        if !binary.is_file() {
+            bail!("EVBUS_GO_INTEROP={} is not a file", binary.display());
+        }
+        return Ok(binary);
+    }
+    let dir = cache_dir().join(format!("go-interop-{}", sources_hash()?));
+    let binary = dir.join("evbus-interop");
+    if binary.is_file() {
+        return Ok(binary);
+    }
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let go = go_command()?;
+    // The tool's own checks (its consumer catches what it claims to catch)
+    // run once per source change, before the binary is trusted.
+    run(Command::new(&go)
+        .args(["test", "-mod=readonly", "./..."])
+        .current_dir(go_dir()))
+    .context("testing interop/go")?;
+    // Built beside its final name and renamed, so an interrupted build never
+    // leaves a binary that looks finished.
+    let partial = dir.join("evbus-interop.partial");
+    run(Command::new(&go)
+        .args(["build", "-mod=readonly", "-trimpath", "-o"])
+        .arg(&partial)
+        .arg(".")
+        .current_dir(go_dir()))
+    .context("building interop/go (Go SDK wire form)")?;
+    fs::rename(&partial, &binary)?;
+    // Builds of older sources are dead weight: nothing keys on them again.
+    let current = dir.file_name();
+    for entry in fs::read_dir(cache_dir())?.flatten() {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with("go-interop-") && Some(name.as_os_str()) != current {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+    Ok(binary)
+}
+
+/// Sets the variable the interop tests read.
+pub fn export(binary: &Path, command: &mut Command) {
+    command.env("EVBUS_GO_INTEROP", binary);
+}
+
+/// Runs the Go tool's vector writer into `out`.
+fn write_vectors(binary: &Path, out: &Path) -> anyhow::Result<()> {
+    run(Command::new(binary).arg("vectors").arg("-out").arg(out))
+}
+
+/// The regular files of `dir`, by name.
+fn files(dir: &Path) -> anyhow::Result<std::collections::BTreeMap<String, Vec<u8>>> {
+    let mut out = std::collections::BTreeMap::new();
+    for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            out.insert(name, fs::read(entry.path())?);
+        }
+    }
+    Ok(out)
+}
+
+/// Regenerates the golden vectors with Go into a scratch directory and fails
+/// on any difference from the checked-in ones.
+pub fn check_vectors(binary: &Path) -> anyhow::Result<()> {
+    let scratch = std::env::temp_dir().join(format!("evbus-go-vectors-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&scratch);
+    write_vectors(binary, &scratch)?;
+    let fresh = files(&scratch)?;
+    let checked_in = files(&root().join(VECTORS))?;
+    let _ = fs::remove_dir_all(&scratch);
+    let mut differences = Vec::new();
+    for (name, bytes) in &fresh {
+        match checked_in.get(name) {
+            None => differences.push(format!("{name}: written by Go, not checked in")),
+            Some(old) if old != bytes => differences.push(format!("{name}: bytes differ")),
+            Some(_) => {}
+        }
+    }
+    for name in checked_in.keys().filter(|n| !fresh.contains_key(*n)) {
+        differences.push(format!("{name}: checked in, no longer written by Go"));
+    }
+    if !differences.is_empty() {
+        bail!(
+            "the golden vectors Go writes differ from {VECTORS}:\n  {}\n\
+             run `cargo xtask go-vectors` to rewrite them, then review the diff",
+            differences.join("\n  ")
+        );
+    }
+    eprintln!(
+        "golden vectors: Go regenerated {} files, identical to {VECTORS}",
+        fresh.len()
+    );
+    Ok(())
+}
+
+/// `cargo xtask go-vectors`: rewrites the checked-in vectors with Go.
+pub fn rewrite_vectors() -> anyhow::Result<()> {
+    let binary = ensure_go_tools()?;
+    let dir = root().join(VECTORS);
+    // Stale files of removed cases would otherwise linger.
+    for name in files(&dir)?.keys() {
+        fs::remove_file(dir.join(name))?;
+    }
+    write_vectors(&binary, &dir)?;
+    eprintln!("rewrote {VECTORS}");
+    Ok(())
+}
