@@ -6,7 +6,7 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use bytes::Bytes;
@@ -24,11 +24,14 @@ use crate::{
     detached::Detached,
     error::{BusError, Result},
     handler::{DeliveryMeta, HandlerResult, Message, envelope_handler, raw_handler},
+    operations::{self, Ops},
     report::{ErrorCallback, Reporter},
     shutdown::{self, Lifecycle},
     subscribe::{Consumer, DeadLetterSink, Job, Pool, Running, SubscriptionHandle, Target},
-    telemetry,
+    telemetry::{Metrics, Mode},
+    tracing_otel,
 };
+use tracing::Instrument;
 
 /// Publishes and consumes events; see the crate docs.
 ///
@@ -38,7 +41,7 @@ use crate::{
 /// tells whether everything was settled and flushed.
 #[derive(Clone)]
 pub struct EventBus {
-    inner: Arc<BusInner>,
+    pub(crate) inner: Arc<BusInner>,
     /// Shared by the user's clones only (the bus's own tasks hold `inner`),
     /// so its drop marks the last user handle gone.
     _owner: Arc<Owner>,
@@ -91,6 +94,7 @@ pub(crate) struct BusInner {
     next_subscription: AtomicU64,
     pub(crate) lifecycle: Lifecycle,
     pub(crate) detached: Detached,
+    pub(crate) ops: Arc<Ops>,
 }
 
 impl BusInner {
@@ -150,7 +154,9 @@ impl EventBusBuilder {
         codec_config.source = config.service_name.clone();
         let codec = codec(config.codec, &codec_config);
 
-        let reporter = Arc::new(Reporter::new(self.on_error));
+        let metrics = Arc::new(Metrics::new());
+        let ops = Arc::new(Ops::new(config.operations.clone(), metrics.clone()));
+        let reporter = Arc::new(Reporter::new(self.on_error, metrics));
         // Jobs apply the handler timeout and answer their last failure
         // themselves (dead-lettering while the pool holds the aggregate), so
         // the pool only retries what they hand back.
@@ -190,7 +196,13 @@ impl EventBusBuilder {
             next_subscription: AtomicU64::new(0),
             lifecycle: Lifecycle::new(),
             detached,
+            ops,
         });
+        tokio::spawn(operations::sample(
+            Arc::downgrade(&inner),
+            inner.ops.config.sample_interval,
+            inner.ops.stop.clone(),
+        ));
         Ok(EventBus {
             _owner: Arc::new(Owner(inner.clone())),
             inner,
@@ -309,8 +321,14 @@ impl EventBus {
         // No topic check here: every transport's publish rejects an invalid
         // name with InvalidTopic before sending (a contract bullet the
         // conformance suite checks), so checking twice would only cost.
-        let result = self.inner.transport.publish(topic, message).await;
-        telemetry::published("awaited", result.is_ok().into(), result.is_err().into());
+        let mut message = message;
+        let system = self.inner.transport.name();
+        let span = tracing_otel::publish_span(system, topic, std::slice::from_mut(&mut message));
+        let started = Instant::now();
+        let publish = self.inner.transport.publish(topic, message);
+        let result = publish.instrument(span).await;
+        let (ok, failed) = (result.is_ok().into(), result.is_err().into());
+        (self.inner.ops.metrics).published(Mode::Awaited, ok, failed, started.elapsed());
         Ok(result?)
     }
 
@@ -349,12 +367,10 @@ impl EventBus {
                 Err(error) => results.push(Some(Err(error))),
             }
         }
-        let mut sent = self
-            .inner
-            .transport
-            .publish_batch(topic, messages)
-            .await
-            .into_iter();
+        let span = tracing_otel::publish_span(self.inner.transport.name(), topic, &mut messages);
+        let started = Instant::now();
+        let sent = self.inner.transport.publish_batch(topic, messages);
+        let mut sent = sent.instrument(span).await.into_iter();
         let results: Vec<Result<Receipt>> = results
             .into_iter()
             .map(|slot| match slot {
@@ -372,7 +388,8 @@ impl EventBus {
             })
             .collect();
         let failed = results.iter().filter(|r| r.is_err()).count() as u64;
-        telemetry::published("awaited", results.len() as u64 - failed, failed);
+        let ok = results.len() as u64 - failed;
+        (self.inner.ops.metrics).published(Mode::Awaited, ok, failed, started.elapsed());
         Ok(results)
     }
 
@@ -386,7 +403,10 @@ impl EventBus {
         self.inner
             .transport
             .validate_topic(topic, TopicUse::Publish)?;
-        let message = self.encode(envelope)?;
+        let mut message = self.encode(envelope)?;
+        // The span covers the enqueue; the send happens later, in a batch.
+        let system = self.inner.transport.name();
+        tracing_otel::publish_span(system, topic, std::slice::from_mut(&mut message));
         self.inner.detached.send(topic, message).await
     }
 
@@ -398,6 +418,8 @@ impl EventBus {
     }
 
     fn encode(&self, envelope: &Envelope) -> Result<OutgoingMessage> {
+        let traced = tracing_otel::with_trace_id(envelope);
+        let envelope = traced.as_ref().unwrap_or(envelope);
         let encoded = self.inner.codec.encode(envelope)?;
         Ok(OutgoingMessage {
             key: Some(encoded.key),
@@ -494,6 +516,7 @@ impl EventBus {
             id: self.inner.next_subscription.fetch_add(1, Ordering::Relaxed),
             topic: topic.into(),
             group: group.into(),
+            stats: (self.inner.ops).subscription(transport.name(), topic, group),
             target,
             stop: CancellationToken::new(),
         };

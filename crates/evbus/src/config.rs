@@ -9,6 +9,8 @@ use evbus_topics::TopicPolicy;
 use evbus_transport::memory::MemoryConfig;
 use serde::{Deserialize, Serialize};
 
+use crate::operations::OperationsConfig;
+
 /// Which broker the bus talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -81,6 +83,10 @@ pub struct BusConfig {
     /// are created, existing ones never altered), warn on mismatch, no
     /// destructive changes.
     pub topics: TopicPolicy,
+    /// Sampling, backlog thresholds and health checks; see
+    /// docs/operations.md. Defaults: sampled every 5 s, no backlog
+    /// thresholds, beats every 2 min with levels at 3 / 5 / 10 missed.
+    pub operations: OperationsConfig,
     /// How long [`EventBus::close`](crate::EventBus::close) may take in all.
     /// Queued and running handlers get the first 3/5 of it before the rest
     /// is given up on (nacked and redelivered), settling 1/5 (what is not
@@ -107,6 +113,7 @@ impl Default for BusConfig {
             subscribe: SubscribeConfig::default(),
             publish: PublishConfig::default(),
             topics: TopicPolicy::default(),
+            operations: OperationsConfig::default(),
             close_timeout: Duration::from_secs(30),
         }
     }

@@ -10,7 +10,7 @@ use tokio::{
     task::JoinHandle,
 };
 
-use crate::{error::BusError, report::Reporter, telemetry};
+use crate::{error::BusError, report::Reporter, telemetry::Mode};
 
 enum Command {
     Publish(String, OutgoingMessage),
@@ -45,6 +45,14 @@ impl Detached {
             .send(Command::Publish(topic.to_owned(), message))
             .await
             .map_err(|_| BusError::closed())
+    }
+
+    /// Messages queued and not yet taken by the sending task.
+    pub(crate) fn depth(&self) -> usize {
+        self.queue
+            .lock()
+            .as_ref()
+            .map_or(0, |queue| queue.max_capacity() - queue.capacity())
     }
 
     /// Returns once every message queued before the call was sent and its
@@ -118,7 +126,9 @@ async fn send_groups(
 ) {
     for (topic, messages) in groups.drain(..) {
         let ids: Vec<Option<String>> = messages.iter().map(|m| m.dedup_id.clone()).collect();
+        let started = std::time::Instant::now();
         let mut results = transport.publish_batch(&topic, messages).await.into_iter();
+        let took = started.elapsed();
         let total = ids.len() as u64;
         let mut failed = 0;
         for id in ids {
@@ -138,6 +148,8 @@ async fn send_groups(
                 "detached publish of event `{id}` to `{topic}` failed"
             )));
         }
-        telemetry::published("detached", total - failed, failed);
+        reporter
+            .metrics()
+            .published(Mode::Detached, total - failed, failed, took);
     }
 }

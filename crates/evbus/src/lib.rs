@@ -7,15 +7,18 @@ mod config;
 mod detached;
 mod error;
 mod handler;
+pub mod operations;
 mod report;
 mod shutdown;
 mod subscribe;
 pub mod telemetry;
+mod tracing_otel;
 
 pub use bus::{EventBus, EventBusBuilder};
 pub use config::{Backend, BusConfig, DeadLetterConfig, PublishConfig, SubscribeConfig};
 pub use error::{BusError, BusErrorKind, Result};
 pub use handler::{DeliveryMeta, HandlerError, HandlerResult, Message};
+pub use operations::{BacklogAlert, HealthAlert, HealthSnapshot, Level, OperationsConfig};
 pub use report::ErrorCallback;
 pub use subscribe::SubscriptionHandle;
 

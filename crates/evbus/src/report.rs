@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::{
     error::{BusError, BusErrorKind},
-    telemetry,
+    telemetry::Metrics,
 };
 
 /// The user's error callback.
@@ -14,16 +14,22 @@ pub type ErrorCallback = Arc<dyn Fn(&BusError) + Send + Sync>;
 /// Reports background errors (detached publishes, settlements, fetches).
 pub(crate) struct Reporter {
     callback: Option<ErrorCallback>,
+    metrics: Arc<Metrics>,
 }
 
 impl Reporter {
-    pub(crate) fn new(callback: Option<ErrorCallback>) -> Self {
-        Self { callback }
+    pub(crate) fn new(callback: Option<ErrorCallback>, metrics: Arc<Metrics>) -> Self {
+        Self { callback, metrics }
+    }
+
+    /// The bus's metric handles.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     pub(crate) fn report(&self, error: BusError) {
         tracing::error!(error = %error, kind = %error.kind(), "evbus background error");
-        telemetry::error(match error.kind() {
+        self.metrics.error(match error.kind() {
             BusErrorKind::Transport(_) => "transport",
             BusErrorKind::Envelope => "envelope",
             BusErrorKind::Topic => "topic",

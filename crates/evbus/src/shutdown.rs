@@ -123,6 +123,9 @@ async fn run(inner: &Arc<BusInner>) -> Result<()> {
     let settled_by = began + share(total, 4);
     let deadline = began + total;
 
+    // The sampler and health tasks end first: nothing to sample or beat
+    // about a bus that is going away.
+    inner.ops.stop.cancel();
     let subscriptions = std::mem::take(&mut *inner.subscriptions.lock());
     for subscription in &subscriptions {
         subscription.stop();

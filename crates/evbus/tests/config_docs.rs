@@ -22,6 +22,9 @@ fn documented_example_parses() {
     assert_eq!(config.pool.handler_timeout, Some(Duration::from_secs(30)));
     assert_eq!(config.dead_letter.suffix.as_deref(), Some(".dlq"));
     assert_eq!(config.subscribe.group.as_deref(), Some("billing"));
+    assert_eq!(config.operations.backlog.warning, Some(1000));
+    assert_eq!(config.operations.publisher_backlog.warning, Some(5000));
+    assert_eq!(config.operations.health.interval, Duration::from_secs(120));
 }
 
 #[test]
@@ -39,6 +42,23 @@ fn documented_defaults_are_the_defaults() {
     assert_eq!(config.dead_letter.max_deliveries, 10);
     assert_eq!(config.subscribe.fetch_max, 500);
     assert_eq!(config.publish.queue_capacity, 10_000);
+    let operations = &config.operations;
+    assert_eq!(operations.sample_interval, Duration::from_secs(5));
+    assert_eq!(operations.backlog.warning, None);
+    assert_eq!(operations.backlog.critical, None);
+    assert_eq!(operations.publisher_backlog.warning, None);
+    let health = &operations.health;
+    assert_eq!(health.interval, Duration::from_secs(120));
+    assert_eq!(
+        (
+            health.warning_after,
+            health.error_after,
+            health.critical_after
+        ),
+        (3, 5, 10)
+    );
+    assert_eq!(health.topic_for("nats"), "jxt-core-nats-health-check");
+    assert_eq!(health.monitor_group, None);
     // An empty file is the default configuration.
     let empty: BusConfig = toml::from_str("").expect("empty config");
     assert_eq!(empty.pool.workers, config.pool.workers);

@@ -6,6 +6,7 @@ mod admin;
 mod config;
 mod consumer;
 mod error;
+mod lag;
 mod logs;
 mod producer;
 mod transport;

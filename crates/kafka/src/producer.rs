@@ -163,6 +163,11 @@ impl Producer {
         })
     }
 
+    /// Publishes sent and not yet answered by the brokers.
+    pub fn in_flight(&self) -> usize {
+        (self.max_in_flight as usize).saturating_sub(self.slots.available_permits())
+    }
+
     /// How many times the client was replaced after a fatal error.
     pub fn rebuilds(&self) -> u64 {
         self.rebuilds.load(Ordering::Relaxed)

@@ -8,8 +8,8 @@ use std::sync::{
 use async_trait::async_trait;
 use evbus_topics::{TopicAdmin, TopicOptions};
 use evbus_transport::{
-    Capabilities, ConnectionState, ErrorKind, OutgoingMessage, Receipt, Result, SubscribeOptions,
-    Subscription, TopicUse, Transport, TransportError, validate_topic,
+    Backlog, Capabilities, ConnectionState, ErrorKind, OutgoingMessage, Receipt, Result,
+    SubscribeOptions, Subscription, TopicUse, Transport, TransportError, validate_topic,
 };
 use parking_lot::{Mutex, RwLock};
 use rdkafka::admin::AdminClient;
@@ -20,6 +20,7 @@ use crate::{
     config::KafkaConfig,
     consumer::{self, ConsumerHandle},
     error,
+    lag::LagProbe,
     producer::Producer,
 };
 
@@ -36,6 +37,7 @@ pub struct KafkaTransport {
     admin: KafkaTopicAdmin,
     consumers: Mutex<Vec<Arc<ConsumerHandle>>>,
     closed: AtomicBool,
+    lag: LagProbe,
 }
 
 impl std::fmt::Debug for KafkaTransport {
@@ -118,6 +120,7 @@ impl KafkaTransport {
             admin,
             consumers: Mutex::default(),
             closed: AtomicBool::new(false),
+            lag: LagProbe::default(),
         })
     }
 
@@ -188,6 +191,14 @@ impl Transport for KafkaTransport {
     fn register_topic(&self, topic: &str, options: &TopicOptions) {
         // Kafka topics have one mode; nothing to remember.
         tracing::debug!(topic, ?options, "topic registered");
+    }
+
+    async fn backlog(&self, topic: &str, group: &str) -> Result<Backlog> {
+        self.lag.backlog(&self.config, topic, group).await
+    }
+
+    fn publish_in_flight(&self) -> usize {
+        self.producer.read().as_ref().map_or(0, |p| p.in_flight())
     }
 
     fn connection_state(&self) -> ConnectionState {

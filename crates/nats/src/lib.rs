@@ -3,6 +3,7 @@
 
 mod acker;
 mod admin;
+mod backlog;
 mod config;
 mod connection;
 mod error;

@@ -12,7 +12,7 @@ use async_nats::{Client, jetstream};
 use async_trait::async_trait;
 use evbus_topics::{TopicAdmin, TopicOptions};
 use evbus_transport::{
-    Capabilities, ConnectionState, OutgoingMessage, Receipt, Result, SubscribeOptions,
+    Backlog, Capabilities, ConnectionState, OutgoingMessage, Receipt, Result, SubscribeOptions,
     Subscription, TopicUse, Transport, TransportError, validate_topic,
 };
 use parking_lot::Mutex;
@@ -247,6 +247,14 @@ impl Transport for NatsTransport {
 
     fn register_topic(&self, topic: &str, options: &TopicOptions) {
         self.inner.topics.register(topic, options);
+    }
+
+    async fn backlog(&self, topic: &str, group: &str) -> Result<Backlog> {
+        self.inner.backlog(topic, group).await
+    }
+
+    fn publish_in_flight(&self) -> usize {
+        self.pending_publish_acks()
     }
 
     fn connection_state(&self) -> ConnectionState {

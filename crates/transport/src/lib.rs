@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod backlog;
 mod capabilities;
 pub mod dead_letter;
 mod delivery;
@@ -14,6 +15,7 @@ mod transport;
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 
+pub use backlog::{Backlog, PartitionLag};
 pub use capabilities::{Capabilities, DeliveryGuarantee};
 pub use delivery::{AckHandle, Acker, Delivery, Lease, Settlement};
 pub use error::{ErrorKind, Result, TransportError};

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use evbus_topics::{TopicAdmin, TopicOptions};
 
 use crate::{
+    backlog::Backlog,
     capabilities::Capabilities,
     delivery::Delivery,
     error::Result,
@@ -78,6 +79,26 @@ pub trait Transport: Send + Sync + 'static {
     /// Records the options a topic was configured with, so the transport uses
     /// the right mode for it. Never calls the broker.
     fn register_topic(&self, topic: &str, options: &TopicOptions);
+
+    /// How far `group` is behind on `topic`, asked of the broker. Meant
+    /// for sampling on an interval, never per message.
+    ///
+    /// # Behavior
+    /// - A transport that cannot tell returns `Unsupported` (the default).
+    async fn backlog(&self, topic: &str, group: &str) -> Result<Backlog> {
+        let _ = group;
+        Err(crate::TransportError::new(
+            crate::ErrorKind::Unsupported,
+            self.name(),
+            format!("backlog of `{topic}` is not supported by {}", self.name()),
+        ))
+    }
+
+    /// Publishes sent and not yet confirmed by the broker. `0` when the
+    /// transport does not count them (the default).
+    fn publish_in_flight(&self) -> usize {
+        0
+    }
 
     /// The connection state.
     fn connection_state(&self) -> ConnectionState {

@@ -1,7 +1,10 @@
 //! One subscription's fetch loop: take from the broker no more than the pool
 //! has room for, decode, and hand each delivery to the keyed pool.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use evbus_envelope::{aggregate_id_of, decode_any};
 use evbus_keyed_pool::SubmitError;
@@ -17,6 +20,7 @@ use crate::{
     bus::BusInner,
     error::BusError,
     handler::{DeliveryMeta, EnvelopeHandler, RawHandler},
+    operations::SubscriptionStats,
 };
 
 /// Aborts a task when dropped.
@@ -41,6 +45,7 @@ pub(crate) struct Consumer {
     pub id: u64,
     pub topic: Arc<str>,
     pub group: Arc<str>,
+    pub stats: Arc<SubscriptionStats>,
     pub target: Target,
     pub stop: CancellationToken,
 }
@@ -171,6 +176,7 @@ impl Consumer {
         delivery: Delivery,
         pending: &mpsc::UnboundedSender<Pending>,
     ) -> Result<(), (DeliveryMeta, AckHandle)> {
+        self.stats.delivered(delivery.delivery_count);
         let meta = self.meta_of(&delivery);
         let Delivery {
             key,
@@ -209,6 +215,8 @@ impl Consumer {
             headers,
             payload,
             meta: meta.clone(),
+            fetched: Instant::now(),
+            stats: self.stats.clone(),
         };
         let key: Option<PoolKey> = aggregate.map(|aggregate| (self.id, aggregate));
         let lease = ack.lease();

@@ -9,7 +9,7 @@ use evbus_transport::{
 };
 
 use super::job::{Source, Verdict};
-use crate::{error::BusError, report::Reporter, telemetry};
+use crate::{error::BusError, report::Reporter};
 
 /// The first wait before a failed dead-letter publish is tried again.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -124,7 +124,7 @@ impl DeadLetterSink {
                     tracing::warn!(topic = %meta.topic, position = %meta.position,
                         dead_letter_topic = %topic, reason = reason.as_str(), %error, attempts,
                         "message dead-lettered");
-                    telemetry::dead_lettered(reason);
+                    self.reporter.metrics().dead_lettered(reason);
                     return Verdict::DeadLettered;
                 }
                 Err(publish_error) => publish_error,

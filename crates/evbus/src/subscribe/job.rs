@@ -10,7 +10,7 @@ use std::{
         Arc,
         atomic::{AtomicU32, Ordering},
     },
-    time::SystemTime,
+    time::{Instant, SystemTime},
 };
 
 use bytes::Bytes;
@@ -23,6 +23,8 @@ use super::dead_letter::DeadLetterSink;
 use crate::handler::{
     DeliveryMeta, EnvelopeHandler, HandlerError, HandlerResult, Message, RawHandler,
 };
+use crate::{operations::SubscriptionStats, tracing_otel};
+use tracing::Instrument;
 
 /// The pool's key: one subscription's aggregate, so two subscriptions of the
 /// same aggregate never hold each other back.
@@ -49,6 +51,9 @@ pub(crate) struct Source {
     pub headers: Headers,
     pub payload: Bytes,
     pub meta: DeliveryMeta,
+    /// When it was fetched, for the queue-time metric.
+    pub fetched: Instant,
+    pub stats: Arc<SubscriptionStats>,
 }
 
 // Jobs live behind an `Arc`, so the size difference costs nothing; boxing the
@@ -110,7 +115,7 @@ impl Job {
                     .dead_letter(&self.source, *reason, error, 0, first)
                     .await);
             }
-            _ => match self.call().await {
+            _ => match self.timed_call(attempt).await {
                 Ok(()) => return Ok(Verdict::Handled),
                 Err(failure) => failure,
             },
@@ -128,6 +133,15 @@ impl Job {
                 .await);
         }
         Err(failure)
+    }
+
+    async fn timed_call(&self, attempt: u32) -> HandlerResult {
+        let started = Instant::now();
+        let source = &self.source;
+        let span = tracing_otel::process_span(source.stats.system, &source.meta, &source.headers);
+        let result = self.call().instrument(span).await;
+        (self.source.stats).attempted(self.source.fetched, started, attempt == 1);
+        result
     }
 
     /// Calls the handler once, turning a panic into a permanent failure and

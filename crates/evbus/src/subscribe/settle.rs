@@ -13,7 +13,7 @@ use crate::{
     bus::BusInner,
     error::BusError,
     handler::{DeliveryMeta, HandlerError},
-    telemetry::{self, Outcome},
+    telemetry::Outcome,
 };
 
 /// A delivery the settler must settle.
@@ -53,7 +53,7 @@ pub(crate) async fn run(bus: Arc<BusInner>, mut pending: mpsc::UnboundedReceiver
     }
     given_up.sort_by_key(|(meta, _): &(DeliveryMeta, AckHandle)| meta.position);
     for (meta, ack) in given_up {
-        telemetry::handled(Outcome::Abandoned);
+        bus.ops.metrics.settled(Outcome::Abandoned);
         report_failed_settlement(&bus, &meta, ack.nack(Duration::ZERO).await);
     }
 }
@@ -68,15 +68,15 @@ async fn settle(
     let redelivery_delay = bus.config.dead_letter.redelivery_delay;
     let settled = match completion.await {
         Ok(Verdict::Handled) => {
-            telemetry::handled(Outcome::Handled);
+            bus.ops.metrics.settled(Outcome::Handled);
             ack.ack().await
         }
         Ok(Verdict::DeadLettered) => {
-            telemetry::handled(Outcome::DeadLettered);
+            bus.ops.metrics.settled(Outcome::DeadLettered);
             ack.ack().await
         }
         Ok(Verdict::Unhandled) => {
-            telemetry::handled(Outcome::Redelivered);
+            bus.ops.metrics.settled(Outcome::Redelivered);
             ack.nack(redelivery_delay).await
         }
         Err(failure) => match failure.into_kind() {
@@ -94,7 +94,7 @@ async fn settle(
                         meta.topic, meta.position
                     ),
                 ));
-                telemetry::handled(Outcome::Redelivered);
+                bus.ops.metrics.settled(Outcome::Redelivered);
                 ack.nack(redelivery_delay).await
             }
         },
