@@ -2,6 +2,7 @@
 //! module with a `run` function.
 
 mod brokers;
+mod chaos;
 mod cmd;
 mod demo;
 mod perf;
@@ -29,6 +30,9 @@ enum Command {
     Demo(demo::Args),
     /// Performance suites side by side with the raw clients (release build).
     Perf(perf::Args),
+    /// Fault scenarios on real 3-node clusters: nothing lost or reordered
+    /// (release build).
+    Chaos(chaos::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,5 +46,6 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo::run(args),
         Command::Perf(args) => perf::run(args),
+        Command::Chaos(args) => chaos::run(args),
     }
 }
