@@ -2,6 +2,7 @@
 //! module with a `run` function.
 
 mod brokers;
+mod chaos;
 mod cmd;
 mod demo;
 mod interop;
@@ -33,6 +34,9 @@ enum Command {
     /// Rewrites `crates/envelope/tests/vectors` with the Go tool
     /// (`interop/go`).
     GoVectors,
+    /// Fault scenarios on real 3-node clusters: nothing lost or reordered
+    /// (release build).
+    Chaos(chaos::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -47,5 +51,6 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Perf(args) => perf::run(args),
         Command::GoVectors => interop::rewrite_vectors(),
+        Command::Chaos(args) => chaos::run(args),
     }
 }

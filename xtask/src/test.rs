@@ -56,6 +56,7 @@ fn all(phases: &mut Phases, args: &Args) -> anyhow::Result<()> {
         interop::export(&go_tools, &mut command);
         cmd::run(&mut command)
     })?;
+    phases.run("chaos (quick)", crate::chaos::quick)?;
     phases.run("fuzz target builds", || {
         cmd::run(
             Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))

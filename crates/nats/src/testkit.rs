@@ -11,6 +11,9 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! [`NatsCluster`] runs three routed nodes with clustered JetStream, for
+//! fault tests.
 
 use std::{
     net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
@@ -20,6 +23,10 @@ use std::{
 };
 
 use parking_lot::Mutex;
+
+mod cluster;
+
+pub use cluster::{NatsCluster, NodeStop};
 
 /// The environment variable naming the `nats-server` binary to run; when
 /// unset, `nats-server` is looked up on `PATH`.

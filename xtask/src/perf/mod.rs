@@ -9,13 +9,13 @@
 mod cli;
 
 #[cfg(feature = "perf")]
-mod alloc;
+pub(crate) mod alloc;
 #[cfg(feature = "perf")]
 mod baselines;
 #[cfg(feature = "perf")]
 mod plots;
 #[cfg(feature = "perf")]
-mod probe;
+pub(crate) mod probe;
 #[cfg(feature = "perf")]
 mod profile;
 #[cfg(feature = "perf")]

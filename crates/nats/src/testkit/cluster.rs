@@ -1,0 +1,330 @@
+//! [`NatsCluster`]: three `nats-server` nodes joined by routes, with
+//! clustered JetStream, for fault tests (leader kills, rolling restarts).
+
+use std::{
+    io::{Read, Write},
+    net::{Ipv4Addr, SocketAddr, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use parking_lot::Mutex;
+
+use super::{NatsServerError, find_binary, free_port};
+
+/// How long a started cluster, or a restarted node, may take until
+/// JetStream reports healthy (meta leader elected, streams caught up): a
+/// Raft election and catch-up on a busy two-core machine.
+const HEALTHY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often health is checked.
+const HEALTH_POLL: Duration = Duration::from_millis(100);
+/// The nodes of a cluster: three, so that a JetStream R3 stream keeps a
+/// quorum with any one of them down.
+const NODES: u32 = 3;
+
+/// How a node is stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeStop {
+    /// SIGKILL, like a crash or a power cut.
+    Kill,
+    /// SIGTERM: a controlled shutdown, as in a rolling restart.
+    Graceful,
+}
+
+/// One node: its ports and store survive restarts.
+#[derive(Debug)]
+struct ClusterNode {
+    id: u32,
+    client_port: u16,
+    route_port: u16,
+    monitor_port: u16,
+    store: PathBuf,
+    child: Mutex<Option<Child>>,
+}
+
+/// Three JetStream-enabled `nats-server` nodes on free loopback ports,
+/// routed to each other as one cluster, each with its own temporary store;
+/// every node is killable and restartable on its own. Node ids are 1, 2, 3
+/// and server names `evbus-n1`..`evbus-n3`. Stopped and deleted on drop.
+///
+/// Nodes do not advertise their client URLs to clients (`--no_advertise`):
+/// a client reaches exactly the URLs it was given, so a fault proxy put in
+/// front of them sees all of its traffic.
+#[derive(Debug)]
+pub struct NatsCluster {
+    binary: PathBuf,
+    nodes: Vec<ClusterNode>,
+    // Dropped after `nodes` (field order), so processes stop first.
+    dir: tempfile::TempDir,
+}
+
+impl NatsCluster {
+    /// Starts three nodes and waits until every one reports JetStream
+    /// healthy. Blocks the thread for that time (a few seconds).
+    ///
+    /// # Errors
+    /// [`NatsServerError::NotFound`] says how to install the binary;
+    /// [`NatsServerError::NotReady`] names the log of a node that did not
+    /// become healthy.
+    pub fn start() -> Result<Self, NatsServerError> {
+        let binary = find_binary().ok_or(NatsServerError::NotFound)?;
+        let io = |source| NatsServerError::Io {
+            binary: binary.clone(),
+            source,
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("evbus-nats-cluster-")
+            .tempdir()
+            .map_err(io)?;
+        let mut nodes = Vec::new();
+        for id in 1..=NODES {
+            let store = dir.path().join(format!("n{id}"));
+            std::fs::create_dir_all(&store).map_err(io)?;
+            nodes.push(ClusterNode {
+                id,
+                client_port: free_port().map_err(io)?,
+                route_port: free_port().map_err(io)?,
+                monitor_port: free_port().map_err(io)?,
+                store,
+                child: Mutex::new(None),
+            });
+        }
+        let cluster = Self { binary, nodes, dir };
+        for node in &cluster.nodes {
+            cluster.spawn(node)?;
+        }
+        for node in &cluster.nodes {
+            cluster.wait_healthy(node)?;
+        }
+        Ok(cluster)
+    }
+
+    /// The node ids: 1, 2, 3.
+    pub fn node_ids(&self) -> Vec<u32> {
+        self.nodes.iter().map(|n| n.id).collect()
+    }
+
+    /// Every node's client URL, `nats://127.0.0.1:<port>`.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| client_url(n.client_port))
+            .collect()
+    }
+
+    /// Node `id`'s client port (the same after a restart).
+    ///
+    /// # Panics
+    /// There is no node `id`.
+    pub fn client_port(&self, id: u32) -> u16 {
+        self.node(id).client_port
+    }
+
+    /// The directory holding every node's store and log.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The server name of node `id`, as JetStream reports its leaders.
+    pub fn server_name(id: u32) -> String {
+        format!("evbus-n{id}")
+    }
+
+    /// The node whose server name is `name`, if any.
+    pub fn node_named(&self, name: &str) -> Option<u32> {
+        self.node_ids()
+            .into_iter()
+            .find(|id| Self::server_name(*id) == name)
+    }
+
+    /// Whether node `id`'s process runs.
+    pub fn is_running(&self, id: u32) -> bool {
+        !exited(&self.node(id).child)
+    }
+
+    /// Stops node `id` as `how` says and waits for its process to end; its
+    /// store stays. Does nothing when it is not running.
+    ///
+    /// # Errors
+    /// The signal could not be sent.
+    pub fn stop(&self, id: u32, how: NodeStop) -> Result<(), NatsServerError> {
+        let Some(mut child) = self.node(id).child.lock().take() else {
+            return Ok(());
+        };
+        let io = |source| NatsServerError::Io {
+            binary: self.binary.clone(),
+            source,
+        };
+        match how {
+            // Already exited is fine; reaping it is all that is left.
+            NodeStop::Kill => {
+                let _ = child.kill();
+            }
+            NodeStop::Graceful => {
+                // std sends only SIGKILL; `kill` sends SIGTERM without
+                // unsafe code.
+                Command::new("kill")
+                    .args(["-TERM", &child.id().to_string()])
+                    .status()
+                    .map_err(io)?;
+            }
+        }
+        child.wait().map_err(io)?;
+        Ok(())
+    }
+
+    /// Starts node `id` again on its ports with its store and waits until
+    /// it reports JetStream healthy (caught up with the others).
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub fn start_node(&self, id: u32) -> Result<(), NatsServerError> {
+        let node = self.node(id);
+        self.spawn(node)?;
+        self.wait_healthy(node)
+    }
+
+    /// Stops node `id` as `how` says and starts it again.
+    ///
+    /// # Errors
+    /// As [`stop`](Self::stop) and [`start_node`](Self::start_node).
+    pub fn restart(&self, id: u32, how: NodeStop) -> Result<(), NatsServerError> {
+        self.stop(id, how)?;
+        self.start_node(id)
+    }
+
+    /// The node leading JetStream stream `stream`, asked of the running
+    /// nodes' monitoring endpoints; `None` while it has no leader.
+    pub fn stream_leader(&self, stream: &str) -> Option<u32> {
+        let path = "/jsz?streams=true&accounts=true";
+        self.nodes
+            .iter()
+            .filter(|n| self.is_running(n.id))
+            .filter_map(|n| http_get(n.monitor_port, path).ok())
+            .filter_map(|body| serde_json::from_str::<serde_json::Value>(&body).ok())
+            .find_map(|jsz| {
+                let accounts = jsz.get("account_details")?.as_array()?;
+                accounts
+                    .iter()
+                    .filter_map(|a| a.get("stream_detail")?.as_array())
+                    .flatten()
+                    .find(|s| s.get("name").and_then(|n| n.as_str()) == Some(stream))?
+                    .pointer("/cluster/leader")?
+                    .as_str()
+                    .and_then(|name| self.node_named(name))
+            })
+    }
+
+    /// What this cluster is, for logs.
+    pub fn describe(&self) -> String {
+        format!(
+            "nats-server ({} nodes, routes, clustered JetStream) at {}",
+            self.nodes.len(),
+            self.urls().join(",")
+        )
+    }
+
+    fn node(&self, id: u32) -> &ClusterNode {
+        self.nodes
+            .iter()
+            .find(|n| n.id == id)
+            .unwrap_or_else(|| panic!("there is no NATS node {id}"))
+    }
+
+    fn spawn(&self, node: &ClusterNode) -> Result<(), NatsServerError> {
+        let routes = self
+            .nodes
+            .iter()
+            .filter(|other| other.id != node.id)
+            .map(|other| format!("nats://127.0.0.1:{}", other.route_port))
+            .collect::<Vec<_>>()
+            .join(",");
+        let child = Command::new(&self.binary)
+            .args(["--addr", "127.0.0.1", "--port"])
+            .arg(node.client_port.to_string())
+            .args(["--http_port", &node.monitor_port.to_string()])
+            .args(["--server_name", &Self::server_name(node.id)])
+            .args(["--cluster_name", "evbus-chaos", "--cluster"])
+            .arg(format!("nats://127.0.0.1:{}", node.route_port))
+            .args(["--routes", &routes, "--no_advertise"])
+            .args(["--jetstream", "--store_dir"])
+            .arg(&node.store)
+            .arg("--log")
+            .arg(node.store.join("nats-server.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|source| NatsServerError::Io {
+                binary: self.binary.clone(),
+                source,
+            })?;
+        *node.child.lock() = Some(child);
+        Ok(())
+    }
+
+    fn wait_healthy(&self, node: &ClusterNode) -> Result<(), NatsServerError> {
+        let deadline = Instant::now() + HEALTHY_TIMEOUT;
+        loop {
+            // `/healthz` answers 200 only once JetStream has a meta leader
+            // and this node's streams and consumers are current.
+            let healthy =
+                http_get(node.monitor_port, "/healthz").is_ok_and(|body| body.contains("\"ok\""));
+            if healthy {
+                return Ok(());
+            }
+            let gone = exited(&node.child);
+            if gone || Instant::now() > deadline {
+                return Err(NatsServerError::NotReady {
+                    port: node.client_port,
+                    exited: gone,
+                    log: node.store.join("nats-server.log"),
+                });
+            }
+            std::thread::sleep(HEALTH_POLL);
+        }
+    }
+}
+
+impl Drop for NatsCluster {
+    fn drop(&mut self) {
+        for node in &self.nodes {
+            if let Some(mut child) = node.child.lock().take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+fn client_url(port: u16) -> String {
+    format!("nats://127.0.0.1:{port}")
+}
+
+fn exited(child: &Mutex<Option<Child>>) -> bool {
+    match child.lock().as_mut() {
+        Some(child) => !matches!(child.try_wait(), Ok(None)),
+        None => true,
+    }
+}
+
+/// The body of `GET path` on the monitoring port, or an error for any other
+/// status than 200. Plain HTTP/1.0 over loopback: no client library needed.
+fn http_get(port: u16, path: &str) -> std::io::Result<String> {
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_millis(500))?;
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no HTTP header"))?;
+    if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
+        return Err(std::io::Error::other(
+            head.lines().next().unwrap_or("").to_owned(),
+        ));
+    }
+    Ok(body.to_owned())
+}

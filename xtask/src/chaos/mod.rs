@@ -1,0 +1,105 @@
+//! `cargo xtask chaos`: fault scenarios through the `EventBus` on real
+//! three-node clusters on loopback, each checked for loss, per-aggregate
+//! reorders and duplicates (see `docs/reliability.md`).
+//!
+//! As with `cargo xtask perf`, the plain xtask build only re-runs itself as
+//! a release build with the `chaos` feature: the feature keeps librdkafka
+//! out of the build `cargo xtask test` needs before it installs the system
+//! packages, and a debug build would turn timing faults into CPU starvation.
+//! The consuming side runs in child processes of that build, so a scenario
+//! can SIGKILL it.
+
+mod cli;
+
+#[cfg(feature = "chaos")]
+mod child;
+#[cfg(feature = "chaos")]
+mod clusters;
+#[cfg(feature = "chaos")]
+mod consumers;
+#[cfg(feature = "chaos")]
+mod ledger;
+#[cfg(feature = "chaos")]
+mod proxy;
+#[cfg(feature = "chaos")]
+mod report;
+#[cfg(feature = "chaos")]
+mod run;
+#[cfg(feature = "chaos")]
+mod scenarios;
+#[cfg(feature = "chaos")]
+mod workload;
+
+pub use cli::Args;
+use cli::{ScenarioName, TransportChoice};
+
+/// What `cargo xtask test` runs, per broker: the quick form of every
+/// scenario that passed on it in the last runs. Left out as known failures
+/// (see `docs/reliability.md`): on NATS `leader-kill`, `rolling-restart`
+/// and `network`, where a `publish_batch` call hangs once the stream leader
+/// goes away or the link stalls; the soak, whose one-minute form is too
+/// short to tell librdkafka's buffers filling up from growth.
+const QUICK: [(TransportChoice, &[ScenarioName]); 2] = [
+    (
+        TransportChoice::Nats,
+        &[
+            ScenarioName::FollowerKill,
+            ScenarioName::ConsumerKill,
+            ScenarioName::BadInput,
+        ],
+    ),
+    (
+        TransportChoice::Kafka,
+        &[
+            ScenarioName::LeaderKill,
+            ScenarioName::FollowerKill,
+            ScenarioName::RollingRestart,
+            ScenarioName::ConsumerKill,
+            ScenarioName::BadInput,
+        ],
+    ),
+];
+
+/// The quick run of `cargo xtask test`: [`QUICK`], one cluster per broker.
+pub fn quick() -> anyhow::Result<()> {
+    for (transport, scenarios) in QUICK {
+        relaunch(Args {
+            quick: true,
+            scenario: scenarios.to_vec(),
+            transport,
+            seed: None,
+            soak_secs: None,
+            child: None,
+        })?;
+    }
+    Ok(())
+}
+
+/// Runs the scenarios (a consumer child process always runs here).
+pub fn run(args: Args) -> anyhow::Result<()> {
+    #[cfg(feature = "chaos")]
+    if !cfg!(debug_assertions) || args.child.is_some() {
+        return run::main(args);
+    }
+    relaunch(args)
+}
+
+/// Installs the brokers (as `cargo xtask test` does), then re-runs
+/// `cargo xtask chaos` as a release build with the `chaos` feature, telling
+/// it where the brokers are.
+fn relaunch(args: Args) -> anyhow::Result<()> {
+    let mut command = crate::cmd::cargo([
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "xtask",
+        "--features",
+        "chaos",
+        "--",
+        "chaos",
+    ]);
+    command.args(args.to_command_line());
+    crate::brokers::ensure()?.export(&mut command);
+    crate::cmd::run(&mut command)
+}

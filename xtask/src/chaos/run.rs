@@ -1,0 +1,118 @@
+//! The orchestration of a chaos run: clusters per broker, the scenarios on
+//! each, the report, and the exit status.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::bail;
+
+use super::{
+    Args, child,
+    cli::{ScenarioName, TransportChoice},
+    clusters::{Broker, Cluster},
+    report::{Report, Row},
+    scenarios,
+};
+use crate::perf::probe;
+
+/// Entry point of the release build.
+pub fn main(args: Args) -> anyhow::Result<()> {
+    if let Some(spec) = &args.child {
+        return child::main(spec);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(run(args));
+    // A failed run may leave a client's blocking thread behind: do not
+    // wait for it forever.
+    runtime.shutdown_timeout(Duration::from_secs(10));
+    result
+}
+
+async fn run(mut args: Args) -> anyhow::Result<()> {
+    let began = Instant::now();
+    let seed = args.seed.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    });
+    args.seed = Some(seed);
+    let command = format!("cargo xtask chaos {}", args.to_command_line().join(" "));
+    println!("{command}");
+    let scenarios = if args.scenario.is_empty() {
+        <ScenarioName as clap::ValueEnum>::value_variants().to_vec()
+    } else {
+        args.scenario.clone()
+    };
+    let brokers = match args.transport {
+        TransportChoice::Nats => vec![Broker::Nats],
+        TransportChoice::Kafka => vec![Broker::Kafka],
+        TransportChoice::All => vec![Broker::Nats, Broker::Kafka],
+    };
+
+    let mut rows = Vec::new();
+    let mut clusters = Vec::new();
+    for broker in brokers {
+        println!("\n==> starting a {} cluster", broker.name());
+        let cluster = Arc::new(tokio::task::spawn_blocking(move || Cluster::start(broker)).await??);
+        println!("    {}", cluster.describe());
+        clusters.push(cluster.describe());
+        for &scenario in &scenarios {
+            println!("==> {scenario} on {}", broker.name());
+            let Some(row) =
+                scenarios::run(scenario, &cluster, args.quick, args.soak_secs, seed).await
+            else {
+                println!("    does not apply to {}", broker.name());
+                continue;
+            };
+            print_row(&row);
+            rows.push(row);
+        }
+        // The cluster is stopped (and its data deleted) before the next
+        // one starts: two clusters do not fit on a small machine.
+        drop(cluster);
+    }
+
+    let report = Report {
+        command,
+        seed,
+        machine: probe::machine(),
+        clusters,
+        seconds: began.elapsed().as_secs_f64(),
+        rows,
+    };
+    println!("\n{}", report.table());
+    let dir = report.write()?;
+    println!("report: {}", dir.display());
+    let failed: Vec<String> = report
+        .rows
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| format!("{} on {}", r.scenario, r.broker))
+        .collect();
+    if !failed.is_empty() {
+        bail!("failed (seed {seed}): {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+fn print_row(row: &Row) {
+    println!(
+        "    published {} acked {} handled {} lost {} reorders {} duplicates {} \
+         recoveries {:?} ms: {}",
+        row.published,
+        row.acknowledged,
+        row.handled,
+        row.lost,
+        row.reorders,
+        row.duplicates,
+        row.recoveries_ms,
+        if row.passed { "pass" } else { "FAIL" }
+    );
+    for note in &row.notes {
+        println!("    {note}");
+    }
+}

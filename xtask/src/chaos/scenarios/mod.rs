@@ -1,0 +1,99 @@
+//! The scenarios: which faults each injects, on what load.
+
+mod broker;
+mod consumer;
+mod network;
+mod soak;
+mod wire;
+
+use std::{sync::Arc, time::Duration};
+
+use super::{
+    cli::ScenarioName,
+    clusters::Cluster,
+    report::Row,
+    workload::{self, Plan, Setup},
+};
+
+/// The load of the fault scenarios: 100 aggregates at 1,000 events/s.
+pub fn fault_plan(quick: bool) -> Plan {
+    Plan {
+        aggregates: 100,
+        rate: 1_000,
+        publish_for: Duration::from_secs(if quick { 20 } else { 60 }),
+        drain_within: Duration::from_secs(if quick { 60 } else { 120 }),
+        sample_every: Duration::from_secs(2),
+    }
+}
+
+/// Runs `scenario` on `cluster`; `None` when it does not apply there.
+pub async fn run(
+    scenario: ScenarioName,
+    cluster: &Arc<Cluster>,
+    quick: bool,
+    soak_secs: Option<u64>,
+    seed: u64,
+) -> Option<Row> {
+    if scenario == ScenarioName::Soak {
+        let secs = soak_secs.unwrap_or(if quick { 60 } else { 600 });
+        let mut row = workload::run(Setup {
+            name: scenario.to_string(),
+            cluster: cluster.clone(),
+            target: cluster.target(),
+            plan: soak::plan(Duration::from_secs(secs)),
+            seed,
+            faults: soak::random_faults(),
+        })
+        .await;
+        soak::judge_growth(&mut row);
+        row.passed = row.failures.is_empty();
+        return Some(row);
+    }
+    if scenario == ScenarioName::Network {
+        let proxied = match network::proxies(cluster).await {
+            Ok(Some(proxied)) => proxied,
+            Ok(None) => return None,
+            Err(error) => {
+                let mut row = Row::new("network", cluster.broker(), seed);
+                row.notes
+                    .push(format!("error: starting the proxies: {error:#}"));
+                row.judge();
+                return Some(row);
+            }
+        };
+        let (proxies, target) = proxied;
+        let mut plan = fault_plan(quick);
+        plan.publish_for = network::publish_for();
+        let mut row = workload::run(Setup {
+            name: scenario.to_string(),
+            cluster: cluster.clone(),
+            target,
+            plan,
+            seed,
+            faults: network::faults(proxies),
+        })
+        .await;
+        row.samples.clear();
+        return Some(row);
+    }
+    let faults = match scenario {
+        ScenarioName::LeaderKill => broker::leader_kill(),
+        ScenarioName::FollowerKill => broker::follower_kill(),
+        ScenarioName::RollingRestart => broker::rolling_restart(),
+        ScenarioName::ConsumerKill => consumer::kill_repeatedly(if quick { 3 } else { 6 }),
+        ScenarioName::BadInput => return Some(wire::run(cluster, seed).await),
+        _ => return None,
+    };
+    let mut row = workload::run(Setup {
+        name: scenario.to_string(),
+        cluster: cluster.clone(),
+        target: cluster.target(),
+        plan: fault_plan(quick),
+        seed,
+        faults,
+    })
+    .await;
+    // Samples matter for the soak only; they would bloat the JSON here.
+    row.samples.clear();
+    Some(row)
+}
