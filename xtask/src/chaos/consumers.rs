@@ -5,6 +5,7 @@ use std::{
     io::{BufRead, BufReader},
     process::{Child, ChildStdin, Command, Stdio},
     sync::Arc,
+    thread::JoinHandle,
     time::{Duration, Instant},
 };
 
@@ -16,12 +17,20 @@ use super::{child::ChildSpec, ledger::Ledger};
 /// killed (the bus's own close deadline is 30 s).
 const STOP_TIMEOUT: Duration = Duration::from_secs(40);
 
+/// A consumer process, its stdin (closing it asks the process to stop) and
+/// the thread feeding its reports into the ledger.
+struct Running {
+    child: Child,
+    stdin: ChildStdin,
+    reader: JoinHandle<()>,
+}
+
 /// The running consumer process and the ones before it.
 pub struct Consumers {
     spec: ChildSpec,
     ledger: Arc<Ledger>,
     began: Instant,
-    current: Option<(Child, ChildStdin)>,
+    current: Option<Running>,
     started: u32,
 }
 
@@ -54,22 +63,26 @@ impl Consumers {
         let stdout = child.stdout.take().expect("piped");
         let (ledger, began, process) = (self.ledger.clone(), self.began, self.started);
         // Ends when the child's stdout closes, i.e. when it exits.
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 ledger.record(&line, process, began);
             }
         });
         self.started += 1;
-        self.current = Some((child, stdin));
+        self.current = Some(Running {
+            child,
+            stdin,
+            reader,
+        });
         Ok(())
     }
 
     /// SIGKILLs the running consumer (a crash) and starts a new one.
     pub fn kill_and_replace(&mut self) -> anyhow::Result<()> {
-        if let Some((mut child, _stdin)) = self.current.take() {
-            child.kill()?;
-            child.wait()?;
+        if let Some(mut running) = self.current.take() {
+            running.child.kill()?;
+            running.child.wait()?;
         }
         self.spawn()
     }
@@ -82,7 +95,12 @@ impl Consumers {
     /// Asks the running consumer to close its bus and exit (closes its
     /// stdin); kills it if it takes longer than [`STOP_TIMEOUT`].
     pub async fn stop(&mut self) -> anyhow::Result<()> {
-        let Some((mut child, stdin)) = self.current.take() else {
+        let Some(Running {
+            mut child,
+            stdin,
+            reader,
+        }) = self.current.take()
+        else {
             return Ok(());
         };
         drop(stdin);
@@ -96,17 +114,20 @@ impl Consumers {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        // Its last reports may still be in the pipe.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Its last reports may still be in the pipe: the reader ends at the
+        // pipe's end of file.
+        tokio::task::spawn_blocking(move || reader.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("the consumer's report reader panicked"))?;
         Ok(())
     }
 }
 
 impl Drop for Consumers {
     fn drop(&mut self) {
-        if let Some((mut child, _)) = self.current.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(mut running) = self.current.take() {
+            let _ = running.child.kill();
+            let _ = running.child.wait();
         }
     }
 }
