@@ -28,6 +28,35 @@ where
     command
 }
 
+/// `cargo xtask <subcommand>` again, as a release build with `feature`:
+/// the measuring subcommands (perf, chaos) re-run themselves this way.
+pub fn release_xtask(feature: &str, subcommand: &str) -> Command {
+    cargo([
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "xtask",
+        "--features",
+        feature,
+        "--",
+        subcommand,
+    ])
+}
+
+/// Runs `future` to its end on a multi-threaded runtime, then gives the
+/// runtime's blocking threads 10 s: a failed run may leave a client's
+/// blocking thread behind, and the process must not wait for it forever.
+#[cfg(feature = "perf")]
+pub fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let output = runtime.block_on(future);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(10));
+    Ok(output)
+}
+
 /// Runs `command`, failing with its command line when it fails.
 pub fn run(command: &mut Command) -> anyhow::Result<()> {
     let line = format!("{command:?}");

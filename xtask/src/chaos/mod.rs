@@ -88,17 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// `cargo xtask chaos` as a release build with the `chaos` feature, telling
 /// it where the brokers are.
 fn relaunch(args: Args) -> anyhow::Result<()> {
-    let mut command = crate::cmd::cargo([
-        "run",
-        "--release",
-        "--quiet",
-        "-p",
-        "xtask",
-        "--features",
-        "chaos",
-        "--",
-        "chaos",
-    ]);
+    let mut command = crate::cmd::release_xtask("chaos", "chaos");
     command.args(args.to_command_line());
     crate::brokers::ensure()?.export(&mut command);
     crate::cmd::run(&mut command)

@@ -48,17 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// re-runs `cargo xtask perf` as a release build with the `perf` feature,
 /// telling it where the brokers are.
 fn relaunch(args: Args) -> anyhow::Result<()> {
-    let mut command = crate::cmd::cargo([
-        "run",
-        "--release",
-        "--quiet",
-        "-p",
-        "xtask",
-        "--features",
-        "perf",
-        "--",
-        "perf",
-    ]);
+    let mut command = crate::cmd::release_xtask("perf", "perf");
     command.args(args.to_command_line());
     if args.transport != cli::TransportChoice::Memory {
         crate::brokers::ensure()?.export(&mut command);

@@ -31,14 +31,7 @@ pub fn main(args: Args) -> anyhow::Result<()> {
     if let Some(spec) = &args.child {
         return resources::child(spec);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let result = runtime.block_on(run(args));
-    // A failed run may leave a client's blocking thread behind: do not
-    // wait for it forever.
-    runtime.shutdown_timeout(Duration::from_secs(10));
-    result
+    crate::cmd::block_on(run(args))?
 }
 
 fn sizes(transport: &str, quick: bool) -> Sizes {
