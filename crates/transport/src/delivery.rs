@@ -8,6 +8,7 @@ use bytes::Bytes;
 use crate::{
     error::Result,
     message::{Headers, Position},
+    ownership::Fence,
 };
 
 /// How a delivery is settled.
@@ -41,6 +42,15 @@ pub trait Acker: Send + Sync + 'static {
     /// delivery keeps it alive at least three times per lease.
     fn lease_length(&self) -> Option<Duration> {
         None
+    }
+
+    /// The ownership the delivery came from (see [`crate::ownership`]). A
+    /// stale fence means another member may be consuming the delivery's
+    /// share: the holder must not handle it any more and leaves it for
+    /// redelivery. Default: [`Fence::always`], for transports whose
+    /// deliveries are not tied to a share.
+    fn fence(&self) -> Fence {
+        Fence::always()
     }
 
     /// The handle was dropped without being settled: the transport must treat
@@ -93,6 +103,15 @@ impl AckHandle {
             .take()
             .expect("an AckHandle holds its acker until it is settled");
         acker.settle(settlement).await
+    }
+
+    /// Whether this member still owns the share the delivery came from:
+    /// see [`Acker::fence`]. A settled handle has no fence and answers
+    /// with [`Fence::always`].
+    pub fn fence(&self) -> Fence {
+        self.acker
+            .as_ref()
+            .map_or_else(Fence::always, |acker| acker.fence())
     }
 
     /// A cloneable handle that extends this delivery's lease.

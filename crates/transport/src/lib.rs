@@ -8,6 +8,7 @@ mod delivery;
 mod error;
 pub mod memory;
 mod message;
+pub mod ownership;
 mod topic;
 mod transport;
 

@@ -219,6 +219,20 @@ pub trait Subscription: Send + 'static {
     ///   `dropped_handle_redelivers`, `continue_after_errors`).
     async fn next_batch(&mut self, max: usize) -> Result<Vec<Delivery>>;
 
+    /// The subscription's ownership changes (see [`crate::ownership`]):
+    /// `None` where the transport does not hand out shares of a topic (the
+    /// default). Each call returns a new receiver that sees the events from
+    /// then on.
+    ///
+    /// # Behavior
+    /// - A transport that reports ownership reports `Assigned` before it
+    ///   returns the first delivery of a share, and ends the share's
+    ///   ownership (stale [`Fence`](crate::ownership::Fence)s) before
+    ///   another member can receive its deliveries.
+    fn ownership_events(&self) -> Option<crate::ownership::OwnershipEvents> {
+        None
+    }
+
     /// Stops taking messages. Deliveries already returned can still be
     /// settled; unsettled ones are redelivered to the group.
     ///
