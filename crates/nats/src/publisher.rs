@@ -1,5 +1,13 @@
 //! Publishing: JetStream async publish bounded by async-nats's in-flight
 //! window, core NATS publish for ephemeral topics.
+//!
+//! Every JetStream publish ends within `publish_timeout` of the moment it
+//! started: waiting for a slot in the ack window, for room in the client's
+//! queue and for the ack all count against one deadline. async-nats's own
+//! ack timeout starts only when its future is first polled, so a batch that
+//! awaited its acks one after the other (each with a fresh timeout) could
+//! hang for a timeout per message after a leader failover or a stalled link
+//! (issue 17).
 
 use std::sync::atomic::Ordering;
 
@@ -9,6 +17,7 @@ use evbus_transport::{
     ConnectionState, ErrorKind, OutgoingMessage, Position, Receipt, Result, TopicUse,
     TransportError,
 };
+use tokio::{sync::watch, time::Instant};
 
 use crate::{error, mapping, topics::Mode, transport::Inner};
 
@@ -22,6 +31,8 @@ struct Prepared {
 struct PendingAck<'a> {
     topic: &'a str,
     future: PublishAckFuture,
+    /// When the publish started plus `publish_timeout`.
+    deadline: Instant,
     counted: Counted<'a>,
 }
 
@@ -30,20 +41,29 @@ impl PendingAck<'_> {
         let PendingAck {
             topic,
             future,
+            deadline,
             counted,
         } = self;
-        let result = future.await;
+        let result = tokio::time::timeout_at(deadline, future).await;
         let inner = counted.0;
         drop(counted);
         match result {
-            Ok(ack) => Ok(Receipt {
+            Ok(Ok(ack)) => Ok(Receipt {
                 position: Position {
                     partition: 0,
                     offset: ack.sequence,
                 },
                 duplicate: ack.duplicate,
             }),
-            Err(err) => Err(inner.publish_failure(err, topic)),
+            Ok(Err(err)) => Err(inner.publish_failure(err, topic)),
+            Err(_elapsed) => Err(inner.ensure_open().err().unwrap_or_else(|| {
+                error::on_topic(
+                    ErrorKind::OutcomeUnknown,
+                    topic,
+                    "no ack from JetStream within publish_timeout: the message may be stored; \
+                     republish it with the same dedup id",
+                )
+            })),
         }
     }
 }
@@ -80,6 +100,12 @@ impl Inner {
     /// Sends every message, in order, while awaiting the acks in order, so a
     /// batch larger than the ack window flows through it instead of
     /// deadlocking on its own unresolved acks.
+    ///
+    /// Once a publish fails with a retryable error (the connection dropped,
+    /// an ack or a window slot did not come in time), the messages not sent
+    /// yet are not sent: each gets a retryable error of its own, so the
+    /// call ends within `publish_timeout` of that failure instead of
+    /// spending a timeout on every remaining message.
     pub(crate) async fn publish_batch(
         &self,
         topic: &str,
@@ -107,27 +133,51 @@ impl Inner {
         // Unbounded, yet it never holds more than the ack window plus one:
         // each entry is a sent publish holding one of async-nats's permits.
         let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel();
-        let send_all = async move {
+        // The kind of the batch's first retryable failure.
+        let (failed_tx, failed_rx) = watch::channel(None::<ErrorKind>);
+        let failed = |error: Option<&TransportError>| {
+            if let Some(error) = error
+                && error.is_retryable()
+            {
+                failed_tx.send_if_modified(|first| first.replace(error.kind()).is_none());
+            }
+        };
+        let send_all = async {
+            let mut failed_rx = failed_rx.clone();
             for message in messages {
-                let sent = match self
-                    .ensure_open()
-                    .and_then(|()| self.prepare(topic, message))
-                {
-                    Ok(prepared) => self.send(topic, prepared).await,
-                    Err(error) => Err(error),
+                let first = *failed_rx.borrow();
+                let sent = match first {
+                    Some(first) => Err(not_sent(topic, first)),
+                    None => match self
+                        .ensure_open()
+                        .and_then(|()| self.prepare(topic, message))
+                    {
+                        Ok(prepared) => tokio::select! {
+                            sent = self.send(topic, prepared) => sent,
+                            first = failed_rx.wait_for(Option::is_some) => {
+                                let first = first.ok().and_then(|first| *first);
+                                Err(not_sent(topic, first.unwrap_or(ErrorKind::Timeout)))
+                            }
+                        },
+                        Err(error) => Err(error),
+                    },
                 };
+                failed(sent.as_ref().err());
                 if sent_tx.send(sent).is_err() {
                     break;
                 }
             }
+            drop(sent_tx);
         };
         let await_acks = async {
             let mut results = Vec::with_capacity(count);
             while let Some(sent) = sent_rx.recv().await {
-                results.push(match sent {
+                let result = match sent {
                     Ok(pending) => pending.resolve().await,
                     Err(error) => Err(error),
-                });
+                };
+                failed(result.as_ref().err());
+                results.push(result);
             }
             results
         };
@@ -204,20 +254,32 @@ impl Inner {
 
     async fn send<'a>(&'a self, topic: &'a str, prepared: Prepared) -> Result<PendingAck<'a>> {
         self.ensure_connected(topic)?;
+        let deadline = Instant::now() + self.config.publish_timeout;
         let mut publish =
             async_nats::jetstream::message::PublishMessage::build().payload(prepared.payload);
         if let Some(headers) = prepared.headers {
             publish = publish.headers(headers);
         }
-        // Waits here, without sending, while the ack window is full.
-        let future = self
-            .jetstream
-            .send_publish(topic.to_owned(), publish)
-            .await
-            .map_err(|error| self.publish_failure(error, topic))?;
+        // Waits here, without sending, while the ack window is full (the
+        // wait async-nats does not bound) or the client's queue is.
+        let future = tokio::time::timeout_at(
+            deadline,
+            self.jetstream.send_publish(topic.to_owned(), publish),
+        )
+        .await
+        .map_err(|_elapsed| {
+            error::on_topic(
+                ErrorKind::Timeout,
+                topic,
+                "no room in the ack window or the client's queue within \
+                         publish_timeout; nothing was sent",
+            )
+        })?
+        .map_err(|error| self.publish_failure(error, topic))?;
         Ok(PendingAck {
             topic,
             future,
+            deadline,
             counted: Counted::new(self),
         })
     }
@@ -260,4 +322,19 @@ impl Inner {
             Ok(()) => error::publish(error, topic),
         }
     }
+}
+
+/// The error of a batch's message left unsent after an earlier retryable
+/// failure of `first`'s kind: as retryable, and nothing was sent.
+fn not_sent(topic: &str, first: ErrorKind) -> TransportError {
+    let kind = if first == ErrorKind::Disconnected {
+        ErrorKind::Disconnected
+    } else {
+        ErrorKind::Timeout
+    };
+    error::on_topic(
+        kind,
+        topic,
+        format!("not sent: an earlier publish of this batch failed ({first}); send it again"),
+    )
 }

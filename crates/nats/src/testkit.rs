@@ -162,6 +162,40 @@ impl NatsServer {
         }
     }
 
+    /// Freezes the server with SIGSTOP: its connections stay open and it
+    /// answers nothing, like a stalled host or a network black hole.
+    /// Does nothing when it is not running.
+    ///
+    /// # Errors
+    /// The signal could not be sent.
+    pub fn pause(&self) -> Result<(), NatsServerError> {
+        self.signal("-STOP")
+    }
+
+    /// Lets a [`pause`](Self::pause)d server run again (SIGCONT).
+    ///
+    /// # Errors
+    /// The signal could not be sent.
+    pub fn resume(&self) -> Result<(), NatsServerError> {
+        self.signal("-CONT")
+    }
+
+    fn signal(&self, signal: &str) -> Result<(), NatsServerError> {
+        let Some(pid) = self.child.lock().as_ref().map(Child::id) else {
+            return Ok(());
+        };
+        // std sends only SIGKILL; `kill` sends the others without unsafe
+        // code.
+        Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .map(drop)
+            .map_err(|source| NatsServerError::Io {
+                binary: self.binary.clone(),
+                source,
+            })
+    }
+
     /// Stops the server if it runs, starts it again on the same port with
     /// the same store, and returns once it accepts connections.
     pub async fn restart(&self) -> Result<(), NatsServerError> {

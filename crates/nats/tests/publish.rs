@@ -124,6 +124,60 @@ async fn an_unanswered_publish_fails_with_outcome_unknown() {
     transport.close().await.unwrap();
 }
 
+/// Issue 17: behind a stalled server (SIGSTOP here; a dead stream leader,
+/// a black hole or a slow link in `cargo xtask chaos`) every publish of a
+/// batch must end within `publish_timeout` with a retryable error, and a
+/// resend of the same events must store each exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_to_a_stalled_server_fails_each_publish_within_the_timeout() {
+    const TIMEOUT: Duration = Duration::from_secs(2);
+    const BATCH: usize = 20;
+    let server = common::server();
+    let transport = connect(common::config(&server).publish_timeout(TIMEOUT)).await;
+    let topic = persistent_topic(&transport, "stalled").await;
+    transport
+        .publish(&topic, OutgoingMessage::new("before"))
+        .await
+        .unwrap();
+    let batch = || {
+        (0..BATCH)
+            .map(|i| OutgoingMessage::new(format!("m{i}")).with_dedup_id(format!("evt-{i}")))
+            .collect::<Vec<_>>()
+    };
+
+    server.pause().unwrap();
+    let started = std::time::Instant::now();
+    let results = tokio::time::timeout(
+        Duration::from_secs(120),
+        transport.publish_batch(&topic, batch()),
+    )
+    .await;
+    let took = started.elapsed();
+    server.resume().unwrap();
+    let results = results.unwrap_or_else(|_| panic!("publish_batch hung for {took:?}"));
+    assert!(
+        took < TIMEOUT + Duration::from_secs(3),
+        "publish_batch took {took:?} with a publish_timeout of {TIMEOUT:?}"
+    );
+    assert_eq!(results.len(), BATCH);
+    for result in &results {
+        let error = result
+            .as_ref()
+            .expect_err("the stalled server acked nothing");
+        assert!(error.is_retryable(), "{error}");
+    }
+
+    // Nothing is lost silently: the caller resends what failed, and the
+    // stream deduplicates what the server stored once it ran again.
+    let mut offsets = Vec::new();
+    for result in transport.publish_batch(&topic, batch()).await {
+        offsets.push(result.expect("the resend is acknowledged").position.offset);
+    }
+    offsets.sort_unstable();
+    assert_eq!(offsets, (2..=BATCH as u64 + 1).collect::<Vec<_>>());
+    transport.close().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_topic_without_stream_fails_fast_naming_the_fix() {
     let server = common::server();
