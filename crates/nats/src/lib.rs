@@ -7,6 +7,7 @@ mod backlog;
 mod config;
 mod connection;
 mod error;
+mod gaps;
 pub mod mapping;
 mod publisher;
 mod pull;

@@ -26,7 +26,12 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::{NAME, acker::JetStreamAcker, mapping};
+use crate::{
+    NAME,
+    acker::JetStreamAcker,
+    gaps::{self, GapGuard, Verdict},
+    mapping,
+};
 
 /// The priority group every ordered-mode member pulls in.
 pub(crate) const PIN_GROUP: &str = "evbus";
@@ -173,6 +178,9 @@ pub(crate) struct PullSubscription {
     /// Messages received beyond what the caller asked for (after a
     /// cancelled call), handed out first by the next call.
     overflow: VecDeque<async_nats::Message>,
+    /// In an ordered group, where this member receives every delivery
+    /// while it holds the pin: lost deliveries come again before newer ones.
+    gaps: Option<GapGuard>,
     closing: watch::Receiver<bool>,
     closed: bool,
 }
@@ -185,7 +193,9 @@ impl PullSubscription {
         inbox: String,
         closing: watch::Receiver<bool>,
     ) -> Self {
+        let gaps = target.ordered.then(|| GapGuard::new(shared.ack_wait));
         Self {
+            gaps,
             target,
             shared,
             messages: Some(messages),
@@ -256,6 +266,9 @@ impl PullSubscription {
                     if outstanding.remaining == 0 {
                         self.outstanding = None;
                     }
+                }
+                if !self.in_order(&message) {
+                    return Ok(());
                 }
                 if out.len() < max {
                     if let Some(delivery) = self.deliver(message) {
@@ -404,6 +417,44 @@ impl PullSubscription {
             },
             ack: AckHandle::new(Arc::new(acker)),
         })
+    }
+
+    /// Whether a delivery may be handed out now; if not, it was given back
+    /// to come again after deliveries lost before it (see [`gaps`]).
+    fn in_order(&mut self, message: &async_nats::Message) -> bool {
+        let (Some(guard), Some(reply)) = (&mut self.gaps, &message.reply) else {
+            return true;
+        };
+        let Some(sequences) = gaps::sequences(reply) else {
+            return true;
+        };
+        match guard.on_delivery(sequences, tokio::time::Instant::now()) {
+            Verdict::Hand => true,
+            Verdict::GiveBack => {
+                self.give_back(message);
+                false
+            }
+            Verdict::Lost(lost) => {
+                tracing::warn!(
+                    topic = &*self.target.topic,
+                    group = %self.target.group,
+                    from = lost.start(),
+                    to = lost.end(),
+                    "deliveries were lost on the way (a consumer leader failed?): asking for \
+                     them again before newer messages"
+                );
+                for stream in lost {
+                    if let Some(subject) = gaps::ack_subject_of(reply, stream) {
+                        self.shared.send_now(
+                            subject.into(),
+                            async_nats::jetstream::AckKind::Nak(None).into(),
+                        );
+                    }
+                }
+                self.give_back(message);
+                false
+            }
+        }
     }
 
     /// Naks a message that was received but will not be handed out.

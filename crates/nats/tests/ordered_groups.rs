@@ -214,3 +214,98 @@ async fn standby_takes_over_when_the_active_member_closes() {
 async fn standby_takes_over_when_the_active_member_is_dropped() {
     standby_takes_over(Departure::Drop).await;
 }
+
+/// Issue 17: a delivery JetStream sent to the active member that never
+/// arrived (in `cargo xtask chaos` the consumer leader was SIGKILLed right
+/// after sending it; here a raw pull request carrying the member's pin
+/// takes it and drops it) is handled before the messages stored after it,
+/// not after its AckWait ran out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_lost_on_the_way_is_handled_before_newer_messages() {
+    use futures::StreamExt;
+
+    let server = common::server();
+    let transport = connect(common::config(&server).ack_wait(Duration::from_secs(30))).await;
+    let topic = persistent_topic(&transport, "lost").await;
+    let mut sub = transport
+        .subscribe(&topic, "g", SubscribeOptions::default())
+        .await
+        .unwrap();
+    let publish = |body: &'static str| {
+        let (transport, topic) = (transport.clone(), topic.clone());
+        async move {
+            transport
+                .publish(&topic, OutgoingMessage::new(body))
+                .await
+                .unwrap();
+        }
+    };
+    publish("v1").await;
+    // A batch of 1 asks the server for exactly one message: no pull request
+    // of the member waits afterwards.
+    let first = next_within(&mut *sub, 1, Duration::from_secs(10))
+        .await
+        .expect("v1 arrives");
+    assert_eq!(text(&first[0]), "v1");
+    for delivery in first {
+        delivery.ack().await.unwrap();
+    }
+
+    // v2 is delivered, on the member's pin, to a request whose reply never
+    // reaches the member.
+    let raw = common::raw_client(&server).await;
+    let jetstream = async_nats::jetstream::new(raw.clone());
+    let stream = jetstream.stream_by_subject(topic.clone()).await.unwrap();
+    let stream = jetstream.get_stream(&stream).await.unwrap();
+    let consumer_name = stream
+        .consumer_names()
+        .next()
+        .await
+        .expect("the group's consumer")
+        .unwrap();
+    let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+        stream.get_consumer(&consumer_name).await.unwrap();
+    let pin = consumer.info().await.unwrap().priority_groups[0]
+        .pinned_client_id
+        .clone();
+    let inbox = raw.new_inbox();
+    let mut thief = raw.subscribe(inbox.clone()).await.unwrap();
+    let request = serde_json::json!({
+        "batch": 1, "expires": 10_000_000_000u64, "group": "evbus", "id": pin,
+    });
+    raw.publish_with_reply(
+        format!(
+            "$JS.API.CONSUMER.MSG.NEXT.{}.{consumer_name}",
+            stream.cached_info().config.name
+        ),
+        inbox,
+        request.to_string().into(),
+    )
+    .await
+    .unwrap();
+    raw.flush().await.unwrap();
+    publish("v2").await;
+    let stolen = tokio::time::timeout(Duration::from_secs(10), thief.next())
+        .await
+        .expect("v2 is delivered to the raw request")
+        .unwrap();
+    assert_eq!(&stolen.payload[..], b"v2");
+    drop(thief);
+
+    for body in ["v3", "v4", "v5"] {
+        publish(body).await;
+    }
+    let mut handled = Vec::new();
+    while handled.len() < 4 {
+        let Some(batch) = next_within(&mut *sub, 1, Duration::from_secs(10)).await else {
+            break;
+        };
+        for delivery in batch {
+            handled.push(text(&delivery));
+            delivery.ack().await.unwrap();
+        }
+    }
+    assert_eq!(handled, ["v2", "v3", "v4", "v5"]);
+    sub.close().await.unwrap();
+    transport.close().await.unwrap();
+}
