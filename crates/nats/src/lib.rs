@@ -8,6 +8,7 @@ mod config;
 mod connection;
 mod error;
 pub mod mapping;
+mod partitioned;
 mod publisher;
 mod pull;
 mod redact;

@@ -16,11 +16,15 @@ use crate::{error, mapping, topics::Mode, transport::Inner};
 struct Prepared {
     headers: Option<HeaderMap>,
     payload: Bytes,
+    /// The partition and its subject (the topic itself when unpartitioned).
+    partition: u32,
+    subject: String,
 }
 
 /// A JetStream publish that was sent and awaits its ack.
 struct PendingAck<'a> {
     topic: &'a str,
+    partition: u32,
     future: PublishAckFuture,
     counted: Counted<'a>,
 }
@@ -29,6 +33,7 @@ impl PendingAck<'_> {
     async fn resolve(self) -> Result<Receipt> {
         let PendingAck {
             topic,
+            partition,
             future,
             counted,
         } = self;
@@ -38,7 +43,7 @@ impl PendingAck<'_> {
         match result {
             Ok(ack) => Ok(Receipt {
                 position: Position {
-                    partition: 0,
+                    partition,
                     offset: ack.sequence,
                 },
                 duplicate: ack.duplicate,
@@ -183,9 +188,12 @@ impl Inner {
                 ),
             ));
         }
+        let (partition, subject) = self.topics.route(topic, message.key.as_deref());
         Ok(Prepared {
             headers,
             payload: message.payload,
+            partition,
+            subject,
         })
     }
 
@@ -212,11 +220,12 @@ impl Inner {
         // Waits here, without sending, while the ack window is full.
         let future = self
             .jetstream
-            .send_publish(topic.to_owned(), publish)
+            .send_publish(prepared.subject, publish)
             .await
             .map_err(|error| self.publish_failure(error, topic))?;
         Ok(PendingAck {
             topic,
+            partition: prepared.partition,
             future,
             counted: Counted::new(self),
         })

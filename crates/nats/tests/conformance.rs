@@ -1,5 +1,5 @@
-//! The transport conformance suite against a real nats-server, in both
-//! group modes: every scenario must run and pass.
+//! The transport conformance suite against a real nats-server, in all
+//! three group modes: every scenario must run and pass.
 
 use std::{process::ExitCode, sync::Arc, time::Duration};
 
@@ -55,6 +55,7 @@ fn main() -> ExitCode {
     for (name, mode) in [
         ("nats", GroupMode::Ordered),
         ("nats-shared", GroupMode::Shared),
+        ("nats-partitioned", GroupMode::Partitioned),
     ] {
         let harness = Nats {
             name,
