@@ -76,6 +76,8 @@ struct Held {
     pull_loop: JoinHandle<()>,
     /// When the hand-over started.
     revoked_at: Option<Instant>,
+    /// The partition consumer's AckWait.
+    ack_wait: Duration,
 }
 
 impl Member {
@@ -200,11 +202,11 @@ impl Member {
     }
 
     /// Stops pulling the partitions that are no longer this member's share,
-    /// and releases each once nothing of it is in flight any more (or, for a
-    /// handler that never finishes, after `ack_wait`, when JetStream would
-    /// redeliver its message anyway).
+    /// and releases each once nothing of it is in flight any more, or once
+    /// what is still in flight was neither handed out nor kept alive for the
+    /// consumer's AckWait (JetStream takes such deliveries as abandoned). A
+    /// handler kept alive holds its partition here until it finishes.
     async fn hand_over(&self, held: &mut BTreeMap<u32, Held>, mine: &BTreeSet<u32>) {
-        let ack_wait = self.inner.config.ack_wait;
         let mut released = Vec::new();
         for (partition, entry) in held.iter_mut() {
             // A partition being handed over is released even when it became
@@ -217,8 +219,10 @@ impl Member {
                 entry.slot.end(OwnershipChange::Revoked);
                 Instant::now()
             });
-            let drained = entry.slot.in_flight() == 0 && entry.pull_loop.is_finished();
-            if drained || revoked_at.elapsed() >= ack_wait {
+            let drained = entry.slot.in_flight() == 0;
+            let abandoned =
+                entry.slot.idle() >= entry.ack_wait && revoked_at.elapsed() >= entry.ack_wait;
+            if entry.pull_loop.is_finished() && (drained || abandoned) {
                 released.push(*partition);
             }
         }
@@ -252,8 +256,8 @@ impl Member {
                 return;
             }
         };
-        let pull = match self.open(partition).await {
-            Ok(pull) => pull,
+        let (pull, ack_wait) = match self.open(partition).await {
+            Ok(opened) => opened,
             Err(error) => {
                 tracing::warn!(%error, topic = &*self.topic, group = &*self.group, partition,
                     "opening a partition's consumer failed; trying again next round");
@@ -289,6 +293,7 @@ impl Member {
                 stop,
                 pull_loop,
                 revoked_at: None,
+                ack_wait,
             },
         );
     }
@@ -297,11 +302,18 @@ impl Member {
     /// previous owner received and did not ack (down to the consumer's ack
     /// floor) is delivered again, in stream order, before anything newer:
     /// the consumer is recreated from just above its ack floor.
-    async fn open(&self, partition: u32) -> Result<PullSubscription, async_nats::Error> {
+    async fn open(
+        &self,
+        partition: u32,
+    ) -> Result<(PullSubscription, Duration), async_nats::Error> {
         let name = mapping::partition_durable_name(&self.group, &self.topic, partition);
         let config = &self.inner.config;
+        let mut reused_ack_wait = config.ack_wait;
         let start = match self.stream.consumer_info(&name).await {
-            Ok(info) if info.delivered.stream_sequence <= info.ack_floor.stream_sequence => None,
+            Ok(info) if info.delivered.stream_sequence <= info.ack_floor.stream_sequence => {
+                reused_ack_wait = info.config.ack_wait;
+                None
+            }
             Ok(info) => {
                 self.stream.delete_consumer(&name).await?;
                 Some(DeliverPolicy::ByStartSequence {
@@ -324,7 +336,7 @@ impl Member {
             },
         };
         let ack_wait = match start {
-            None => config.ack_wait,
+            None => reused_ack_wait,
             Some(deliver_policy) => {
                 let wanted = pull::Config {
                     durable_name: Some(name.clone()),
@@ -364,13 +376,14 @@ impl Member {
             batch: config.fetch_batch,
             max_wait: config.fetch_max_wait,
         };
-        Ok(PullSubscription::new(
+        let pull = PullSubscription::new(
             target,
             shared,
             messages,
             inbox,
             self.inner.closing.subscribe(),
-        ))
+        );
+        Ok((pull, ack_wait))
     }
 
     /// Hands every partition over and leaves the group: the others take the

@@ -4,7 +4,7 @@
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -26,6 +26,10 @@ pub(super) struct Slot {
     ended: AtomicBool,
     /// Deliveries handed out and neither settled nor abandoned.
     in_flight: AtomicUsize,
+    /// When a delivery of the partition was last handed out or kept alive,
+    /// in milliseconds since `since`.
+    alive_ms: AtomicU64,
+    since: std::time::Instant,
     topic: Arc<str>,
     group: Arc<str>,
     lease: Duration,
@@ -46,6 +50,8 @@ impl Slot {
             ownership: Ownership::new(),
             ended: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
+            alive_ms: AtomicU64::new(0),
+            since: std::time::Instant::now(),
             topic,
             group,
             lease,
@@ -91,10 +97,29 @@ impl Slot {
         self.in_flight.load(Ordering::Acquire)
     }
 
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn touch(&self) {
+        self.alive_ms.fetch_max(self.now_ms(), Ordering::AcqRel);
+    }
+
+    /// How long no delivery of the partition was handed out or kept alive:
+    /// past the consumer's AckWait, JetStream itself takes what is still in
+    /// flight as abandoned.
+    pub(super) fn idle(&self) -> Duration {
+        Duration::from_millis(
+            self.now_ms()
+                .saturating_sub(self.alive_ms.load(Ordering::Acquire)),
+        )
+    }
+
     /// The delivery, fenced by this ownership and counted in flight until
     /// it is settled or abandoned.
     pub(super) fn fenced(self: &Arc<Self>, delivery: Delivery) -> Delivery {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.touch();
         let Delivery {
             topic,
             key,
@@ -106,6 +131,7 @@ impl Slot {
         } = delivery;
         position.partition = self.partition;
         let acker = FencedAcker {
+            slot: self.clone(),
             lease: ack.lease(),
             held: Mutex::new(Some((ack, InFlight(self.clone())))),
             fence: self.ownership.fence(),
@@ -134,6 +160,7 @@ impl Drop for InFlight {
 /// A JetStream delivery's acker with the fence of the partition it came
 /// from.
 struct FencedAcker {
+    slot: Arc<Slot>,
     lease: Lease,
     held: Mutex<Option<(AckHandle, InFlight)>>,
     fence: Fence,
@@ -149,6 +176,9 @@ impl Acker for FencedAcker {
     }
 
     fn keep_alive(&self) {
+        if self.held.lock().is_some() {
+            self.slot.touch();
+        }
         self.lease.keep_alive();
     }
 
