@@ -52,7 +52,7 @@ pub(crate) async fn subscribe(
 /// The partition count when the group consumes `topic` in partitioned
 /// mode: always on a partitioned topic (unless `shared`, refused there),
 /// and on any topic when configured.
-fn partitioned_mode(inner: &Inner, topic: &str) -> Result<Option<u32>> {
+pub(crate) fn partitioned_mode(inner: &Inner, topic: &str) -> Result<Option<u32>> {
     let partitions = inner.topics.partitions(topic);
     match inner.config.group_mode {
         GroupMode::Partitioned => Ok(Some(partitions)),

@@ -90,6 +90,10 @@ async fn a_partition_moves_only_once_its_previous_owner_settled_it() {
         }
     }
 
+    // No member took a partition yet: everything stored is pending.
+    let backlog = first.backlog(&topic, &group).await.expect("backlog");
+    assert_eq!((backlog.pending, backlog.ack_pending), (20, 0));
+
     let mut first_sub = first
         .subscribe(&topic, &group, SubscribeOptions::default())
         .await

@@ -151,7 +151,7 @@ impl Member {
                     entry.revision = revision;
                     entry.deadline.send_replace(self.deadline(sent));
                 }
-                Err(Failure::Update(kind)) if kind == UpdateErrorKind::WrongLastRevision => {
+                Err(Failure::Update(UpdateErrorKind::WrongLastRevision)) => {
                     lost.push(*partition);
                 }
                 Err(error) => {

@@ -10,6 +10,7 @@
 //! owner never starts before the previous one stopped. See [`member`] for
 //! the bucket's layout and the hand-over.
 
+mod backlog;
 mod member;
 mod slot;
 mod worker;
@@ -33,6 +34,7 @@ use tokio::{
 
 use crate::{error, mapping, pull::transport_closed, transport::Inner};
 
+pub(crate) use backlog::backlog;
 use member::{Member, Start};
 
 /// Ownership events kept for a receiver that falls behind.
@@ -76,12 +78,24 @@ pub(crate) async fn subscribe(
     };
     let kv = bucket(inner, &stream_name, group)
         .await
-        .map_err(|err| unavailable(err))?;
+        .map_err(&unavailable)?;
+    // The bucket's max_age is the lease, whoever created the bucket.
     let lease = kv
         .status()
         .await
         .map(|status| status.max_age())
-        .unwrap_or(inner.config.partition_lease);
+        .map_err(|err| unavailable(err.into()))?;
+    if lease < std::time::Duration::from_secs(1) {
+        return Err(error::on_topic(
+            ErrorKind::Config,
+            topic,
+            format!(
+                "the lease bucket of group `{group}` has max_age {lease:?}; a partitioned group \
+                 needs at least 1s: delete the bucket `{}`",
+                mapping::group_bucket_name(&stream_name, group)
+            ),
+        ));
+    }
     let me = inner
         .client
         .new_inbox()
