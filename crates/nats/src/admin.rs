@@ -16,7 +16,7 @@ use evbus_topics::{
 
 use crate::{
     error,
-    mapping::stream_name,
+    mapping::{self, stream_name},
     topics::{Mode, TopicModes},
     transport::Inner,
 };
@@ -61,13 +61,23 @@ impl NatsTopicAdmin {
     /// The name of the stream that stores `topic`: the one whose subjects
     /// include it (created by this transport or by an operator).
     async fn find_stream(&self, topic: &str) -> Result<Option<stream::Stream>, TopicsError> {
-        let name = match self.jetstream.stream_by_subject(topic).await {
-            Ok(name) => name,
-            Err(err) if err.kind() == GetStreamByNameErrorKind::NotFound => return Ok(None),
-            Err(err) => {
-                let unavailable = err.kind() == GetStreamByNameErrorKind::Request;
-                return Err(error::admin(topic, unavailable, err));
+        let lookup = |subject: String| async move {
+            match self.jetstream.stream_by_subject(subject).await {
+                Ok(name) => Ok(Some(name)),
+                Err(err) if err.kind() == GetStreamByNameErrorKind::NotFound => Ok(None),
+                Err(err) => {
+                    let unavailable = err.kind() == GetStreamByNameErrorKind::Request;
+                    Err(error::admin(topic, unavailable, err))
+                }
             }
+        };
+        // A partitioned topic's stream lists its partition subjects only.
+        let name = match lookup(topic.to_owned()).await? {
+            Some(name) => name,
+            None => match lookup(format!("{topic}.p.*")).await? {
+                Some(name) => name,
+                None => return Ok(None),
+            },
         };
         match self.jetstream.get_stream(&name).await {
             Ok(stream) => Ok(Some(stream)),
@@ -91,10 +101,10 @@ impl TopicAdmin for NatsTopicAdmin {
                 TopicOptions::new().persistence(Persistence::Ephemeral),
             ));
         }
-        Ok(self
-            .find_stream(topic)
-            .await?
-            .map(|stream| describe(&stream.cached_info().config)))
+        Ok(self.find_stream(topic).await?.map(|stream| {
+            let config = &stream.cached_info().config;
+            describe(config).partitions(mapping::partitions_of(topic, &config.subjects))
+        }))
     }
 
     async fn create(&self, topic: &str, options: &TopicOptions) -> Result<(), TopicsError> {
@@ -111,7 +121,12 @@ impl TopicAdmin for NatsTopicAdmin {
         }
         let mut config = stream::Config {
             name: stream_name(&self.stream_prefix, topic),
-            subjects: vec![topic.to_owned()],
+            subjects: match options.partitions.filter(|p| *p > 1) {
+                Some(count) => (0..count)
+                    .map(|p| mapping::partition_subject(topic, count, p))
+                    .collect(),
+                None => vec![topic.to_owned()],
+            },
             storage: StorageType::File,
             retention: RetentionPolicy::Limits,
             discard: DiscardPolicy::Old,
@@ -145,6 +160,18 @@ impl TopicAdmin for NatsTopicAdmin {
             });
         };
         let mut config = stream.cached_info().config.clone();
+        let partitions = mapping::partitions_of(topic, &config.subjects).unwrap_or(1);
+        if options
+            .partitions
+            .is_some_and(|wanted| wanted.max(1) != partitions)
+        {
+            return Err(TopicsError::unsupported(
+                topic,
+                BACKEND,
+                "changing the partition count of an existing stream (it would move aggregates \
+                 to other partitions)",
+            ));
+        }
         if options.persistence != Persistence::Auto
             && Some(options.persistence) != Some(persistence_of(config.storage))
         {

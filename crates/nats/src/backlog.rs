@@ -16,6 +16,9 @@ impl Inner {
                 "a core NATS topic keeps no backlog: nothing is stored for absent members",
             ));
         }
+        if let Some(partitions) = crate::subscriber::partitioned_mode(self, topic)? {
+            return crate::partitioned::backlog(self, topic, group, partitions).await;
+        }
         let unavailable = |error: async_nats::Error| {
             error::on_topic(
                 ErrorKind::Disconnected,

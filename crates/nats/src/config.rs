@@ -23,6 +23,15 @@ pub enum GroupMode {
     /// messages over them (competing consumers). Per-key order holds only
     /// within one instance.
     Shared,
+    /// The topic's partitions are spread evenly over the live members, one
+    /// member per partition at a time; members join and leave at run time
+    /// and a crashed member's partitions move after
+    /// [`partition_lease`](NatsConfig::partition_lease). Per-key order holds
+    /// across instances. A partitioned topic (more than one partition in its
+    /// `TopicOptions`) always uses this mode unless the group is `shared`;
+    /// on an unpartitioned topic it works with one partition (an ordered
+    /// group with a short failover).
+    Partitioned,
 }
 
 /// A secret string (password, token, nkey seed): serialized as given,
@@ -205,6 +214,14 @@ pub struct NatsConfig {
     /// default `ack_wait` of 30 s).
     #[serde(with = "humantime_serde")]
     pub pinned_ttl: Duration,
+    /// In partitioned mode, how long a member owns a partition without
+    /// renewing its lease. A member renews every quarter of it and stops
+    /// handling a partition it could not renew in time; a crashed member's
+    /// partitions move to the others within `partition_lease * 5/4` (plus
+    /// the server's expiry timer). Applies to the group's lease bucket when
+    /// this member creates it. Default: `3s` (failover under 4 s).
+    #[serde(with = "humantime_serde")]
+    pub partition_lease: Duration,
     /// JetStream duplicate window of created streams: a publish with the
     /// same dedup id (`Nats-Msg-Id`) within it is not stored again. Capped
     /// at the stream's retention. Default: `2m` (JetStream's default).
@@ -233,6 +250,7 @@ impl fmt::Debug for NatsConfig {
             .field("default_persistence", &self.default_persistence)
             .field("group_mode", &self.group_mode)
             .field("pinned_ttl", &self.pinned_ttl)
+            .field("partition_lease", &self.partition_lease)
             .field("duplicate_window", &self.duplicate_window)
             .finish()
     }
@@ -258,6 +276,7 @@ impl Default for NatsConfig {
             default_persistence: Persistence::Persistent,
             group_mode: GroupMode::Ordered,
             pinned_ttl: Duration::from_secs(35),
+            partition_lease: Duration::from_secs(3),
             duplicate_window: Duration::from_secs(120),
         }
     }
@@ -381,6 +400,13 @@ impl NatsConfig {
         self
     }
 
+    /// Sets how long a partitioned-mode member owns a partition without
+    /// renewing it.
+    pub fn partition_lease(mut self, lease: Duration) -> Self {
+        self.partition_lease = lease;
+        self
+    }
+
     /// Sets the duplicate window of created streams.
     pub fn duplicate_window(mut self, window: Duration) -> Self {
         self.duplicate_window = window;
@@ -411,6 +437,7 @@ impl NatsConfig {
             ("ack_wait", self.ack_wait),
             ("fetch_max_wait", self.fetch_max_wait),
             ("pinned_ttl", self.pinned_ttl),
+            ("partition_lease", self.partition_lease),
             ("duplicate_window", self.duplicate_window),
         ] {
             // JetStream reads durations as nanoseconds in an i64 and a zero
@@ -421,6 +448,9 @@ impl NatsConfig {
         }
         if self.fetch_max_wait < Duration::from_millis(1) {
             return invalid("fetch_max_wait must be at least 1ms".into());
+        }
+        if self.partition_lease < Duration::from_secs(1) {
+            return invalid("partition_lease must be at least 1s".into());
         }
         if self.ack_wait < Duration::from_millis(100) {
             return invalid("ack_wait must be at least 100ms".into());

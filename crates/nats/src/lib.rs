@@ -9,6 +9,7 @@ mod connection;
 mod error;
 mod gaps;
 pub mod mapping;
+mod partitioned;
 mod publisher;
 mod pull;
 mod redact;

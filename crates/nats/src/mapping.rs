@@ -46,6 +46,45 @@ pub fn stream_name(prefix: &str, topic: &str) -> String {
     format!("{prefix}{}", safe_name(topic, MAX_NAME_LEN - prefix.len()))
 }
 
+/// The subject of partition `partition` of a topic with `partitions`
+/// partitions: `<topic>.p.<partition>`, or the topic itself when it is not
+/// partitioned. A partitioned topic's stream lists these subjects.
+///
+/// ```
+/// use evbus_nats::mapping::partition_subject;
+///
+/// assert_eq!(partition_subject("orders", 12, 3), "orders.p.3");
+/// assert_eq!(partition_subject("orders", 1, 0), "orders");
+/// ```
+pub fn partition_subject(topic: &str, partitions: u32, partition: u32) -> String {
+    if partitions > 1 {
+        format!("{topic}.p.{partition}")
+    } else {
+        topic.to_owned()
+    }
+}
+
+/// The partition count a stream's subjects say `topic` has: `n` when they
+/// are exactly the subjects of [`partition_subject`] for `n > 1` partitions.
+pub fn partitions_of(topic: &str, subjects: &[String]) -> Option<u32> {
+    let count = u32::try_from(subjects.len()).ok().filter(|n| *n > 1)?;
+    (0..count)
+        .all(|p| subjects.contains(&partition_subject(topic, count, p)))
+        .then_some(count)
+}
+
+/// The durable consumer name of partition `partition` of consumer group
+/// `group` in partitioned mode.
+pub fn partition_durable_name(group: &str, topic: &str, partition: u32) -> String {
+    safe_name(&format!("{group}__{topic}__p{partition}"), MAX_NAME_LEN)
+}
+
+/// The KV bucket holding the membership and partition leases of a
+/// partitioned group on `stream`.
+pub fn group_bucket_name(stream: &str, group: &str) -> String {
+    safe_name(&format!("EVBUS_PCG_{stream}__{group}"), MAX_NAME_LEN)
+}
+
 /// The durable consumer name of consumer group `group` on a stream
 /// created by this transport (one stream per topic): the group name made
 /// safe the way [`stream_name`] does it.

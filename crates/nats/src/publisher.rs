@@ -25,11 +25,15 @@ use crate::{error, mapping, topics::Mode, transport::Inner};
 struct Prepared {
     headers: Option<HeaderMap>,
     payload: Bytes,
+    /// The partition and its subject (the topic itself when unpartitioned).
+    partition: u32,
+    subject: String,
 }
 
 /// A JetStream publish that was sent and awaits its ack.
 struct PendingAck<'a> {
     topic: &'a str,
+    partition: u32,
     future: PublishAckFuture,
     /// When the publish started plus `publish_timeout`.
     deadline: Instant,
@@ -40,6 +44,7 @@ impl PendingAck<'_> {
     async fn resolve(self) -> Result<Receipt> {
         let PendingAck {
             topic,
+            partition,
             future,
             deadline,
             counted,
@@ -50,7 +55,7 @@ impl PendingAck<'_> {
         match result {
             Ok(Ok(ack)) => Ok(Receipt {
                 position: Position {
-                    partition: 0,
+                    partition,
                     offset: ack.sequence,
                 },
                 duplicate: ack.duplicate,
@@ -233,9 +238,12 @@ impl Inner {
                 ),
             ));
         }
+        let (partition, subject) = self.topics.route(topic, message.key.as_deref());
         Ok(Prepared {
             headers,
             payload: message.payload,
+            partition,
+            subject,
         })
     }
 
@@ -264,7 +272,7 @@ impl Inner {
         // wait async-nats does not bound) or the client's queue is.
         let future = tokio::time::timeout_at(
             deadline,
-            self.jetstream.send_publish(topic.to_owned(), publish),
+            self.jetstream.send_publish(prepared.subject, publish),
         )
         .await
         .map_err(|_elapsed| {
@@ -278,6 +286,7 @@ impl Inner {
         .map_err(|error| self.publish_failure(error, topic))?;
         Ok(PendingAck {
             topic,
+            partition: prepared.partition,
             future,
             deadline,
             counted: Counted::new(self),

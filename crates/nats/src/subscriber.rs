@@ -40,7 +40,30 @@ pub(crate) async fn subscribe(
     validate_group(topic, group)?;
     match inner.topics.mode(topic) {
         Mode::Core => subscribe_core(inner, topic, group).await,
-        Mode::JetStream => subscribe_jetstream(inner, topic, group, options).await,
+        Mode::JetStream => match partitioned_mode(inner, topic)? {
+            Some(partitions) => {
+                crate::partitioned::subscribe(inner, topic, group, options, partitions).await
+            }
+            None => subscribe_jetstream(inner, topic, group, options).await,
+        },
+    }
+}
+
+/// The partition count when the group consumes `topic` in partitioned
+/// mode: always on a partitioned topic (unless `shared`, refused there),
+/// and on any topic when configured.
+pub(crate) fn partitioned_mode(inner: &Inner, topic: &str) -> Result<Option<u32>> {
+    let partitions = inner.topics.partitions(topic);
+    match inner.config.group_mode {
+        GroupMode::Partitioned => Ok(Some(partitions)),
+        GroupMode::Shared if partitions > 1 => Err(error::on_topic(
+            ErrorKind::Unsupported,
+            topic,
+            "a partitioned topic cannot be consumed in shared group mode: use group_mode \
+             \"partitioned\" (or \"ordered\", which means partitioned on such a topic)",
+        )),
+        _ if partitions > 1 => Ok(Some(partitions)),
+        _ => Ok(None),
     }
 }
 

@@ -1,8 +1,12 @@
 //! Which topics live on JetStream and which on core NATS.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use ahash::AHashMap;
-use evbus_topics::{Persistence, TopicOptions};
+use evbus_topics::{Persistence, TopicOptions, key_partition};
 use parking_lot::RwLock;
+
+use crate::mapping;
 
 /// Where a topic's messages go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +23,10 @@ pub(crate) enum Mode {
 pub(crate) struct TopicModes {
     default: Persistence,
     modes: RwLock<AHashMap<String, Mode>>,
+    /// Partition counts of registered partitioned topics (more than one).
+    partitions: RwLock<AHashMap<String, u32>>,
+    /// Spreads keyless messages over the partitions of a partitioned topic.
+    keyless: AtomicU32,
 }
 
 impl TopicModes {
@@ -26,12 +34,39 @@ impl TopicModes {
         Self {
             default,
             modes: RwLock::new(AHashMap::new()),
+            partitions: RwLock::new(AHashMap::new()),
+            keyless: AtomicU32::new(0),
         }
     }
 
     pub(crate) fn register(&self, topic: &str, options: &TopicOptions) {
         let mode = self.resolve(options.persistence);
         self.modes.write().insert(topic.to_owned(), mode);
+        let mut partitions = self.partitions.write();
+        match options.partitions.filter(|p| *p > 1) {
+            Some(count) => partitions.insert(topic.to_owned(), count),
+            None => partitions.remove(topic),
+        };
+    }
+
+    /// The partition count of `topic`: 1 unless it was registered with more.
+    pub(crate) fn partitions(&self, topic: &str) -> u32 {
+        self.partitions.read().get(topic).copied().unwrap_or(1)
+    }
+
+    /// The partition and subject a message of `key` is published on: the
+    /// key's partition ([`key_partition`], as on Kafka), keyless messages
+    /// round-robin.
+    pub(crate) fn route(&self, topic: &str, key: Option<&str>) -> (u32, String) {
+        let partitions = self.partitions(topic);
+        let partition = match key {
+            Some(key) => key_partition(key.as_bytes(), partitions),
+            None => self.keyless.fetch_add(1, Ordering::Relaxed) % partitions,
+        };
+        (
+            partition,
+            mapping::partition_subject(topic, partitions, partition),
+        )
     }
 
     pub(crate) fn mode(&self, topic: &str) -> Mode {
@@ -75,5 +110,19 @@ mod tests {
             ephemeral_default.resolve(Persistence::Persistent),
             Mode::JetStream
         );
+    }
+
+    #[test]
+    fn keys_route_to_their_kafka_partition_subject() {
+        let modes = TopicModes::new(Persistence::Persistent);
+        assert_eq!(modes.route("orders", Some("kafka")), (0, "orders".into()));
+        modes.register("orders", &TopicOptions::new().partitions(12));
+        // librdkafka's fnv1a("kafka") = 0x0d33c4e1, and 0x0d33c4e1 % 12 = 5.
+        assert_eq!(
+            modes.route("orders", Some("kafka")),
+            (5, "orders.p.5".into())
+        );
+        let keyless: Vec<u32> = (0..3).map(|_| modes.route("orders", None).0).collect();
+        assert_eq!(keyless, [0, 1, 2]);
     }
 }
