@@ -11,6 +11,7 @@ use std::{
 };
 
 use ahash::HashMap;
+use evbus_transport::ownership::Ownership;
 use parking_lot::Mutex;
 use rdkafka::{
     Message, Offset, TopicPartitionList,
@@ -64,6 +65,9 @@ impl Ord for Timer {
 pub(super) struct State {
     pub partitions: HashMap<i32, PartitionState>,
     pub next_epoch: u64,
+    /// One per partition ever assigned, kept across assignments so its epoch
+    /// only grows.
+    pub ownerships: HashMap<i32, Ownership>,
     pub timers: BinaryHeap<Reverse<Timer>>,
     next_seq: u64,
     /// Closing: settlements still count, nothing is delivered again here.
@@ -254,6 +258,7 @@ impl Core {
             return None;
         }
         let epoch = p.epoch;
+        let fence = p.ownership.fence();
         if !p.paused && p.is_full(self.settings.window) {
             p.paused = true;
             self.set_paused(consumer, partition, true);
@@ -262,6 +267,7 @@ impl Core {
             partition,
             offset,
             epoch,
+            fence,
             delivery_count: 1,
             data: Arc::new(RecordData::from_message(message)),
         })

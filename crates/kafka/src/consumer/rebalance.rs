@@ -3,6 +3,7 @@
 
 use std::{cmp::Reverse, time::Instant};
 
+use evbus_transport::ownership::OwnershipChange;
 use rdkafka::{
     ClientContext, Offset, TopicPartitionList,
     config::RDKafkaLogLevel,
@@ -72,6 +73,16 @@ impl Core {
             for &partition in partitions {
                 if let Some(p) = state.partitions.get_mut(&partition) {
                     p.leaving = true;
+                    // Before the callback returns, so before any other
+                    // member can fetch the partition: whatever this member
+                    // still holds of it is fenced off.
+                    let epoch = p.ownership.end();
+                    let change = if lost {
+                        OwnershipChange::Lost
+                    } else {
+                        OwnershipChange::Revoked
+                    };
+                    self.handoff.announce(partition, change, epoch);
                     // librdkafka keeps a pause across reassignment.
                     if p.paused {
                         p.paused = false;
@@ -136,9 +147,12 @@ impl Core {
         for &partition in partitions {
             state.next_epoch += 1;
             let epoch = state.next_epoch;
+            let ownership = state.ownerships.entry(partition).or_default().clone();
+            self.handoff
+                .announce(partition, OwnershipChange::Assigned, ownership.epoch());
             state
                 .partitions
-                .insert(partition, PartitionState::new(epoch));
+                .insert(partition, PartitionState::new(epoch, ownership));
         }
         tracing::info!(topic = self.topic(), ?partitions, "partitions assigned");
     }
