@@ -238,8 +238,11 @@ async fn a_revoke_in_a_poll_batch_is_quick_and_hands_nothing_out_after() -> Resu
             .with_context(|| format!("partition {partition} revoked but not reassigned"))?;
         let took = handed_over.saturating_duration_since(*at);
         println!("partition {partition}: revoke to new owner in {took:?}");
+        // The hand-over includes the group's second join round (about a
+        // second on the test broker); a revoke waiting for records that can
+        // never settle takes the whole drain timeout (10 s) on top.
         ensure!(
-            took < Duration::from_secs(1),
+            took < Duration::from_secs(3),
             "partition {partition}: the revoke took {took:?} to hand it over"
         );
     }
