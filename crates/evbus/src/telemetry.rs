@@ -44,6 +44,13 @@ pub const DETACHED_QUEUED: &str = "evbus_detached_queue_depth";
 /// Counter: deliveries the broker made more than once, labels `topic`,
 /// `group`.
 pub const REDELIVERIES: &str = "evbus_redeliveries_total";
+/// Counter: deliveries dropped unhandled and unsettled because the
+/// subscription lost the partition they came from (the new owner receives
+/// them), labels `topic`, `group`.
+pub const FENCED: &str = "evbus_consume_fenced_total";
+/// Counter: partitions assigned to, revoked from or lost by a subscription,
+/// labels `topic`, `group`, `change` (`assigned`, `revoked`, `lost`).
+pub const OWNERSHIP_CHANGES: &str = "evbus_ownership_changes_total";
 /// Histogram: seconds each handler attempt ran, labels `topic`, `group`.
 pub const HANDLER_SECONDS: &str = "evbus_handler_duration_seconds";
 /// Histogram: seconds from fetching a delivery to its handler's first
@@ -145,6 +152,13 @@ pub const CATALOGUE: &[MetricInfo] = &[
         "detached publishes waiting to be sent",
     ),
     info(REDELIVERIES, C, SUB, "deliveries made more than once"),
+    info(FENCED, C, SUB, "deliveries dropped: partition lost"),
+    info(
+        OWNERSHIP_CHANGES,
+        C,
+        &["topic", "group", "change"],
+        "partitions assigned, revoked or lost",
+    ),
     info(HANDLER_SECONDS, H, SUB, "duration of each handler attempt"),
     info(QUEUE_SECONDS, H, SUB, "fetch to first handler start"),
     info(CONSUMER_PENDING, G, SUB, "stored, not yet delivered"),
@@ -367,6 +381,9 @@ impl Metrics {
 /// One subscription's handles, registered when it starts.
 pub(crate) struct SubscriptionMetrics {
     pub(crate) redeliveries: Counter,
+    pub(crate) fenced: Counter,
+    /// Assigned, revoked, lost.
+    pub(crate) ownership: [Counter; 3],
     pub(crate) handler_seconds: Histogram,
     pub(crate) queue_seconds: Histogram,
     pub(crate) pending: Gauge,
@@ -379,6 +396,15 @@ impl SubscriptionMetrics {
         let labels = [("topic", topic.to_owned()), ("group", group.to_owned())];
         Self {
             redeliveries: counter!(REDELIVERIES, &labels),
+            fenced: counter!(FENCED, &labels),
+            ownership: ["assigned", "revoked", "lost"].map(|change| {
+                counter!(
+                    OWNERSHIP_CHANGES,
+                    "topic" => topic.to_owned(),
+                    "group" => group.to_owned(),
+                    "change" => change
+                )
+            }),
             handler_seconds: histogram!(HANDLER_SECONDS, &labels),
             queue_seconds: histogram!(QUEUE_SECONDS, &labels),
             pending: gauge!(CONSUMER_PENDING, &labels),

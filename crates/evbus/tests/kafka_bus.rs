@@ -47,3 +47,118 @@ async fn a_missing_topic_reaches_the_error_callback() {
     }
     bus.close().await.expect("close");
 }
+
+/// Jobs queued on a member for a partition it loses are not run there: once
+/// the second member handles a partition, the first starts no handler for
+/// that partition any more (they are the new owner's), and the revoke does
+/// not wait for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_jobs_of_a_revoked_partition_are_not_run() {
+    use evbus::kafka::KafkaTransport;
+    use evbus_topics::{TopicAdmin as _, TopicOptions};
+    use std::time::Instant;
+
+    let broker = KafkaBroker::shared().expect("broker");
+    let topic = format!(
+        "evbus-fenced-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    let admin = KafkaTransport::connect(broker.config())
+        .await
+        .expect("admin");
+    admin
+        .admin()
+        .create(&topic, &TopicOptions::new().partitions(4))
+        .await
+        .expect("topic");
+    let member = || {
+        let mut config = config(broker);
+        config.kafka.heartbeat_interval = Duration::from_millis(100);
+        config.kafka.session_timeout = Duration::from_secs(6);
+        config.kafka.drain_timeout = Duration::from_secs(2);
+        // One worker: most fetched jobs wait in the pool's queue.
+        config.pool.workers = 1;
+        config
+    };
+    // (member, partition, started)
+    let log = Arc::new(Mutex::new(Vec::<(usize, u32, Instant)>::new()));
+    let handler = |id: usize| {
+        let log = log.clone();
+        move |message: evbus::Message| {
+            let log = log.clone();
+            async move {
+                log.lock()
+                    .push((id, message.meta.position.partition, Instant::now()));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Ok(())
+            }
+        }
+    };
+    let first = EventBus::builder()
+        .config(member())
+        .build()
+        .await
+        .expect("first bus");
+    for i in 0..200 {
+        first
+            .publish_message(
+                &topic,
+                evbus::OutgoingMessage::new(format!("m{i}")).with_key(format!("k{i}")),
+            )
+            .await
+            .expect("publish");
+    }
+    first
+        .subscribe_with(&topic, "fenced", handler(0))
+        .await
+        .expect("first subscription");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while log.lock().len() < 5 {
+        assert!(tokio::time::Instant::now() < deadline, "nothing handled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = EventBus::builder()
+        .config(member())
+        .build()
+        .await
+        .expect("second bus");
+    second
+        .subscribe_with(&topic, "fenced", handler(1))
+        .await
+        .expect("second subscription");
+    while !log.lock().iter().any(|(member, ..)| *member == 1) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the second member never handled anything"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The first member's queue is seconds long: what it still runs of a
+    // moved partition would show now.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    second.close().await.expect("close");
+    first.close().await.expect("close");
+
+    let log = log.lock().clone();
+    let mut taken_over = std::collections::HashMap::new();
+    for (member, partition, at) in &log {
+        if *member == 1 {
+            let first_seen = taken_over.entry(*partition).or_insert(*at);
+            *first_seen = (*first_seen).min(*at);
+        }
+    }
+    let late: Vec<_> = log
+        .iter()
+        .filter(|(member, partition, at)| {
+            *member == 0 && taken_over.get(partition).is_some_and(|t| at > t)
+        })
+        .map(|(_, partition, _)| *partition)
+        .collect();
+    assert!(
+        late.is_empty(),
+        "the first member ran {} jobs of partitions the second already handled: {late:?}",
+        late.len()
+    );
+}

@@ -3,7 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use evbus_transport::{Acker, Result, Settlement, TransportError};
+use evbus_transport::{Acker, Result, Settlement, TransportError, ownership::Fence};
 
 use crate::{
     NAME,
@@ -45,6 +45,10 @@ impl Acker for KafkaAcker {
             // Nothing is committed for it: the group delivers it again.
             Err(TransportError::closed(NAME, "the subscription").with_topic(&*self.handoff.topic))
         }
+    }
+
+    fn fence(&self) -> Fence {
+        self.record.fence.clone()
     }
 
     fn abandon(&self) {

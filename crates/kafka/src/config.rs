@@ -206,8 +206,11 @@ pub struct KafkaConfig {
     /// How long a revoke waits for deliveries already handed out to be
     /// settled before committing what finished; those not settled in time
     /// are redelivered to the group, possibly while their handlers still run
-    /// here, so keep it above the longest handler. (A subscription close does
-    /// not wait: the facade drains its handlers first.) Default: 10 s.
+    /// here, so keep it above the longest handler. Records never handed out
+    /// are dropped at once, and the facade drops queued deliveries of the
+    /// revoked partitions (their fences are stale), so in practice the
+    /// revoke waits only for handlers already running. (A subscription close
+    /// does not wait: the facade drains its handlers first.) Default: 10 s.
     #[serde(with = "humantime_serde")]
     pub drain_timeout: Duration,
     /// Partitions of a topic created without

@@ -40,6 +40,12 @@ pub trait Acker: Send + Sync + 'static {
     /// group; `None` where the transport has no such lease (ownership
     /// decides instead, as with Kafka partitions). A caller holding the
     /// delivery keeps it alive at least three times per lease.
+    ///
+    /// # Behavior
+    /// - A transport with leases reports the lease it really applies: a
+    ///   delivery kept alive three times per reported length is not
+    ///   redelivered, to any member, past that length, and its ack counts
+    ///   (`lease_keep_alive`).
     fn lease_length(&self) -> Option<Duration> {
         None
     }

@@ -228,7 +228,11 @@ pub trait Subscription: Send + 'static {
     /// - A transport that reports ownership reports `Assigned` before it
     ///   returns the first delivery of a share, and ends the share's
     ///   ownership (stale [`Fence`](crate::ownership::Fence)s) before
-    ///   another member can receive its deliveries.
+    ///   another member can receive its deliveries, and no later than it
+    ///   reports `Revoked` or `Lost`; the new owner receives what the old
+    ///   one held unsettled (`ownership_fences_a_moved_share`; a transport
+    ///   that hands out no shares returns `None` and the scenario only
+    ///   checks that).
     fn ownership_events(&self) -> Option<crate::ownership::OwnershipEvents> {
         None
     }

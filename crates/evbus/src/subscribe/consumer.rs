@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     job::{Handler, Job, PoolKey, Source},
+    ownership,
     settle::{self, Pending},
 };
 use crate::{
@@ -58,6 +59,9 @@ impl Consumer {
         // Aborting this task (a close past its deadline) aborts the settler
         // with it, dropping what it holds unsettled.
         let mut settler = AbortOnDrop(tokio::spawn(settle::run(self.bus.clone(), settled)));
+        let _ownership = subscription
+            .ownership_events()
+            .map(|events| AbortOnDrop(tokio::spawn(ownership::report(events, self.stats.clone()))));
         self.fetch_loop(subscription.as_mut(), &pending).await;
         // Everything handed to the pool is settled before the subscription
         // closes, so acks and commits still reach the broker.
@@ -229,6 +233,7 @@ impl Consumer {
             handler,
             source,
             lease,
+            ack.fence(),
             self.bus.dead_letters.clone(),
         ));
         loop {

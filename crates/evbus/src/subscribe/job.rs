@@ -15,7 +15,7 @@ use std::{
 
 use bytes::Bytes;
 use evbus_envelope::Envelope;
-use evbus_transport::{Headers, Lease, dead_letter::Reason};
+use evbus_transport::{Headers, Lease, dead_letter::Reason, ownership::Fence};
 use futures::{FutureExt, future::BoxFuture};
 use parking_lot::Mutex;
 
@@ -43,6 +43,10 @@ pub(crate) enum Verdict {
     /// Given up on with no dead-letter topic configured: nack, so the broker
     /// redelivers it later.
     Unhandled,
+    /// Not run (or not run again): the subscription lost the partition the
+    /// delivery came from. Neither acked, nacked nor dead-lettered: the
+    /// partition's new owner receives it.
+    Fenced,
 }
 
 /// A delivery as received: what a dead-letter copy is made of.
@@ -73,6 +77,8 @@ pub(crate) struct Job {
     handler: Handler,
     source: Source,
     lease: Lease,
+    /// Whether the subscription still owns the delivery's partition.
+    fence: Fence,
     sink: Arc<DeadLetterSink>,
     attempts: AtomicU32,
     first_failure: Mutex<Option<SystemTime>>,
@@ -83,12 +89,14 @@ impl Job {
         handler: Handler,
         source: Source,
         lease: Lease,
+        fence: Fence,
         sink: Arc<DeadLetterSink>,
     ) -> Self {
         Self {
             handler,
             source,
             lease,
+            fence,
             sink,
             attempts: AtomicU32::new(0),
             first_failure: Mutex::new(None),
@@ -103,6 +111,13 @@ impl Job {
     }
 
     async fn attempt(&self) -> Result<Verdict, HandlerError> {
+        // Checked before every attempt, retries included: once the
+        // partition moved, its new owner handles this delivery and later
+        // ones of its aggregate, so running it here would run it beside or
+        // after them.
+        if self.is_fenced() {
+            return Ok(Verdict::Fenced);
+        }
         let attempt = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;
         let failure = match &self.handler {
             Handler::GiveUp(reason, error) => {
@@ -125,6 +140,10 @@ impl Job {
             .lock()
             .get_or_insert_with(SystemTime::now);
         if failure.is_permanent() || attempt >= self.sink.max_attempts() {
+            // The new owner decides for itself whether it fails for good.
+            if self.is_fenced() {
+                return Ok(Verdict::Fenced);
+            }
             let error = failure.to_string();
             let reason = Reason::HandlerFailed;
             return Ok(self
@@ -182,6 +201,22 @@ impl Job {
             None => guarded.await,
         };
         outcome.unwrap_or_else(|panic| Err(panicked(panic)))
+    }
+
+    /// Whether the partition the delivery came from is no longer ours.
+    fn is_fenced(&self) -> bool {
+        let fenced = !self.fence.is_current();
+        if fenced {
+            self.source.stats.metrics.fenced.increment(1);
+            tracing::debug!(
+                topic = %self.source.meta.topic,
+                group = %self.source.meta.group,
+                position = %self.source.meta.position,
+                epoch = self.fence.epoch(),
+                "delivery dropped: its partition moved to another member"
+            );
+        }
+        fenced
     }
 
     /// Extends the delivery's broker lease (called while it waits or runs).

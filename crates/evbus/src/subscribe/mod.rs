@@ -5,6 +5,7 @@
 mod consumer;
 mod dead_letter;
 mod job;
+mod ownership;
 mod settle;
 
 use std::sync::Arc;

@@ -75,6 +75,12 @@ async fn settle(
             bus.ops.metrics.settled(Outcome::DeadLettered);
             ack.ack().await
         }
+        Ok(Verdict::Fenced) => {
+            // Dropped unsettled: the transport treats it as given up, and
+            // the partition's new owner receives it.
+            drop(ack);
+            return None;
+        }
         Ok(Verdict::Unhandled) => {
             bus.ops.metrics.settled(Outcome::Redelivered);
             ack.nack(redelivery_delay).await

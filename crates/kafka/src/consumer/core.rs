@@ -11,6 +11,7 @@ use std::{
 };
 
 use ahash::HashMap;
+use evbus_transport::ownership::Ownership;
 use parking_lot::Mutex;
 use rdkafka::{
     Message, Offset, TopicPartitionList,
@@ -64,7 +65,14 @@ impl Ord for Timer {
 pub(super) struct State {
     pub partitions: HashMap<i32, PartitionState>,
     pub next_epoch: u64,
+    /// One per partition ever assigned, kept across assignments so its epoch
+    /// only grows.
+    pub ownerships: HashMap<i32, Ownership>,
     pub timers: BinaryHeap<Reverse<Timer>>,
+    /// Records of the poll batch under way, not yet in the hand-off. A
+    /// rebalance callback runs inside a poll, so a revoke can meet records
+    /// of its partitions here.
+    pub staged: Vec<Record>,
     next_seq: u64,
     /// Closing: settlements still count, nothing is delivered again here.
     pub stopping: bool,
@@ -202,7 +210,6 @@ impl Core {
     /// Polls up to `max` messages without waiting and queues them. Returns
     /// how many were polled.
     pub fn fetch(&self, consumer: &GroupConsumer, max: usize) -> usize {
-        let mut records = Vec::new();
         let mut polled = 0;
         while polled < max {
             match consumer.poll(Duration::ZERO) {
@@ -220,22 +227,21 @@ impl Core {
                 }
                 Some(Ok(message)) => {
                     polled += 1;
-                    if let Some(record) = self.accept(consumer, &message) {
-                        records.push(record);
-                    }
+                    self.accept(consumer, &message);
                 }
             }
         }
+        let records = std::mem::take(&mut self.state.lock().staged);
         self.deliver(records);
         polled
     }
 
-    /// Records a fetched message in its partition's tracker and turns it
-    /// into a record; pauses the partition when its window is full.
-    fn accept(&self, consumer: &GroupConsumer, message: &BorrowedMessage<'_>) -> Option<Record> {
+    /// Records a fetched message in its partition's tracker and stages it
+    /// as a record; pauses the partition when its window is full.
+    fn accept(&self, consumer: &GroupConsumer, message: &BorrowedMessage<'_>) {
         let mut state = self.state.lock();
         if state.stopping {
-            return None;
+            return;
         }
         let partition = message.partition();
         let offset = message.offset();
@@ -248,23 +254,26 @@ impl Core {
                 offset,
                 "message of an unassigned partition dropped"
             );
-            return None;
+            return;
         };
         if p.leaving || !p.fetched(offset) {
-            return None;
+            return;
         }
         let epoch = p.epoch;
+        let fence = p.ownership.fence();
         if !p.paused && p.is_full(self.settings.window) {
             p.paused = true;
             self.set_paused(consumer, partition, true);
         }
-        Some(Record {
+        let record = Record {
             partition,
             offset,
             epoch,
+            fence,
             delivery_count: 1,
             data: Arc::new(RecordData::from_message(message)),
-        })
+        };
+        state.staged.push(record);
     }
 
     pub(super) fn set_paused(&self, consumer: &GroupConsumer, partition: i32, pause: bool) {

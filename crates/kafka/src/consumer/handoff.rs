@@ -13,13 +13,19 @@ use std::{
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use evbus_transport::{Headers, TransportError};
+use evbus_transport::{
+    Headers, TransportError,
+    ownership::{Fence, OwnershipChange, OwnershipEvent},
+};
 use parking_lot::Mutex;
 use rdkafka::{
     Message,
     message::{BorrowedHeaders, BorrowedMessage, Headers as _},
 };
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
+
+/// Ownership events kept for a receiver that falls behind.
+const EVENTS_KEPT: usize = 256;
 
 /// A fetched record's contents, shared by its deliveries.
 #[derive(Debug)]
@@ -89,6 +95,8 @@ pub(crate) struct Record {
     pub offset: i64,
     /// The assignment the record was fetched in.
     pub epoch: u64,
+    /// Stale once the partition left this member.
+    pub fence: Fence,
     /// Deliveries so far, this one included.
     pub delivery_count: u32,
     pub data: Arc<RecordData>,
@@ -120,6 +128,9 @@ struct Queue {
 #[derive(Debug)]
 pub(crate) struct Handoff {
     pub topic: Arc<str>,
+    pub group: Arc<str>,
+    /// Partitions assigned to and taken from this member.
+    events: broadcast::Sender<OwnershipEvent>,
     queue: Mutex<Queue>,
     ready: Notify,
     commands: Sender<Command>,
@@ -134,12 +145,14 @@ pub(crate) struct Inbox {
 }
 
 impl Handoff {
-    pub fn new(topic: &str) -> (Arc<Self>, Inbox) {
+    pub fn new(topic: &str, group: &str) -> (Arc<Self>, Inbox) {
         let (commands, commands_rx) = crossbeam_channel::unbounded();
         // One pending wake-up is enough: the thread looks at everything.
         let (wake, wake_rx) = crossbeam_channel::bounded(1);
         let handoff = Arc::new(Self {
             topic: topic.into(),
+            group: group.into(),
+            events: broadcast::channel(EVENTS_KEPT).0,
             queue: Mutex::default(),
             ready: Notify::new(),
             commands,
@@ -151,6 +164,23 @@ impl Handoff {
             wake: wake_rx,
         };
         (handoff, inbox)
+    }
+
+    /// A receiver of the ownership events from now on.
+    pub fn ownership_events(&self) -> broadcast::Receiver<OwnershipEvent> {
+        self.events.subscribe()
+    }
+
+    /// Tells the receivers (if any) that a partition changed hands.
+    pub fn announce(&self, partition: i32, change: OwnershipChange, epoch: u64) {
+        let _ = self.events.send(OwnershipEvent {
+            topic: self.topic.clone(),
+            group: self.group.clone(),
+            partition: u32::try_from(partition).unwrap_or_default(),
+            change,
+            epoch,
+            lease: None,
+        });
     }
 
     /// Wakes the polling thread (never blocks).

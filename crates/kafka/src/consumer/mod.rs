@@ -15,6 +15,7 @@ use std::{
 use async_trait::async_trait;
 use evbus_transport::{
     AckHandle, Delivery, ErrorKind, Position, Result, StartFrom, Subscription, TransportError,
+    ownership::OwnershipEvents,
 };
 use parking_lot::Mutex;
 use rdkafka::consumer::{CommitMode, Consumer};
@@ -69,7 +70,7 @@ pub(crate) fn start(
     group: &str,
     start_from: StartFrom,
 ) -> Result<(KafkaSubscription, Arc<ConsumerHandle>)> {
-    let (handoff, inbox) = Handoff::new(topic);
+    let (handoff, inbox) = Handoff::new(topic, group);
     let settings = Settings {
         window: config.partition_window,
         commit_interval: config.commit_interval,
@@ -241,6 +242,10 @@ impl Subscription for KafkaSubscription {
                 },
             }
         }
+    }
+
+    fn ownership_events(&self) -> Option<OwnershipEvents> {
+        Some(self.handoff.ownership_events())
     }
 
     async fn close(self: Box<Self>) -> Result<()> {

@@ -3,6 +3,8 @@
 
 use std::collections::VecDeque;
 
+use evbus_transport::ownership::Ownership;
+
 /// Where a fetched offset stands in this assignment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Entry {
@@ -25,6 +27,8 @@ enum Entry {
 pub(crate) struct PartitionState {
     /// Tells settlements of this assignment from those of an earlier one.
     pub epoch: u64,
+    /// Ended when the partition leaves: the fences of its records go stale.
+    pub ownership: Ownership,
     /// Fetched offsets from the oldest unfinished one on.
     entries: VecDeque<(i64, Entry)>,
     pending: usize,
@@ -39,9 +43,10 @@ pub(crate) struct PartitionState {
 }
 
 impl PartitionState {
-    pub fn new(epoch: u64) -> Self {
+    pub fn new(epoch: u64, ownership: Ownership) -> Self {
         Self {
             epoch,
+            ownership,
             entries: VecDeque::new(),
             pending: 0,
             highest: None,
@@ -154,7 +159,7 @@ mod tests {
 
     #[test]
     fn commit_stops_at_the_first_unfinished_offset_then_jumps() {
-        let mut p = PartitionState::new(1);
+        let mut p = PartitionState::new(1, Ownership::new());
         for offset in 10..15 {
             assert!(p.fetched(offset));
         }
@@ -175,7 +180,7 @@ mod tests {
 
     #[test]
     fn gaps_in_offsets_commit_past_the_last_fetched() {
-        let mut p = PartitionState::new(1);
+        let mut p = PartitionState::new(1, Ownership::new());
         p.fetched(3);
         p.fetched(7);
         p.complete(7);
@@ -186,7 +191,7 @@ mod tests {
 
     #[test]
     fn refetched_and_settled_twice_offsets_are_ignored() {
-        let mut p = PartitionState::new(1);
+        let mut p = PartitionState::new(1, Ownership::new());
         assert!(p.fetched(5));
         assert!(!p.fetched(5));
         assert!(!p.fetched(4));
@@ -198,7 +203,7 @@ mod tests {
 
     #[test]
     fn abandoned_offsets_hold_the_commit_forever() {
-        let mut p = PartitionState::new(1);
+        let mut p = PartitionState::new(1, Ownership::new());
         p.fetched(1);
         p.fetched(2);
         p.abandon(1);
@@ -216,7 +221,7 @@ mod tests {
     #[test]
     fn a_stuck_head_pauses_the_partition_at_its_window() {
         let window = 1_000;
-        let mut p = PartitionState::new(1);
+        let mut p = PartitionState::new(1, Ownership::new());
         assert!(p.fetched(0), "the stuck head");
         let mut paused_at = None;
         for offset in 1..=1_000_000 {
@@ -241,7 +246,7 @@ mod tests {
 
     #[test]
     fn nothing_fetched_nothing_to_commit() {
-        let p = PartitionState::new(1);
+        let p = PartitionState::new(1, Ownership::new());
         assert_eq!(p.to_commit(), None);
     }
 }

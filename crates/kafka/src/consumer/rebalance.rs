@@ -3,6 +3,7 @@
 
 use std::{cmp::Reverse, time::Instant};
 
+use evbus_transport::ownership::OwnershipChange;
 use rdkafka::{
     ClientContext, Offset, TopicPartitionList,
     config::RDKafkaLogLevel,
@@ -13,6 +14,7 @@ use rdkafka::{
 
 use super::{
     core::{Core, GroupConsumer},
+    handoff::Record,
     partition::PartitionState,
 };
 use crate::logs;
@@ -50,15 +52,25 @@ impl Core {
         }
     }
 
-    /// Partitions leave this member: stop their intake, wait (bounded) for
-    /// the deliveries already handed out, commit what finished, and forget
-    /// them, so a later settlement of theirs commits nothing.
+    /// Partitions leave this member: drop what of them was never handed
+    /// out (the poll batch under way, the hand-off, nack timers), end their
+    /// ownership so what was handed out is fenced off, wait (bounded) for the
+    /// deliveries already handed out, commit what finished, and forget them,
+    /// so a later settlement of theirs commits nothing.
     fn revoke(&self, consumer: &GroupConsumer, partitions: &[i32]) {
         let lost = consumer.assignment_lost();
         let purged = self.handoff.purge(partitions);
         let stopping = {
             let mut state = self.state.lock();
-            for record in &purged {
+            // The revoke runs inside a poll: records polled earlier in the
+            // same batch are staged, never handed out, and would otherwise
+            // hold the drain until its timeout and then reach the handler
+            // while the new owner handles them too.
+            let (staged, kept): (Vec<Record>, Vec<Record>) = std::mem::take(&mut state.staged)
+                .into_iter()
+                .partition(|r| partitions.contains(&r.partition));
+            state.staged = kept;
+            for record in purged.iter().chain(&staged) {
                 state.abandon(record);
             }
             let timers = std::mem::take(&mut state.timers);
@@ -72,6 +84,16 @@ impl Core {
             for &partition in partitions {
                 if let Some(p) = state.partitions.get_mut(&partition) {
                     p.leaving = true;
+                    // Before the callback returns, so before any other
+                    // member can fetch the partition: whatever this member
+                    // still holds of it is fenced off.
+                    let epoch = p.ownership.end();
+                    let change = if lost {
+                        OwnershipChange::Lost
+                    } else {
+                        OwnershipChange::Revoked
+                    };
+                    self.handoff.announce(partition, change, epoch);
                     // librdkafka keeps a pause across reassignment.
                     if p.paused {
                         p.paused = false;
@@ -136,9 +158,12 @@ impl Core {
         for &partition in partitions {
             state.next_epoch += 1;
             let epoch = state.next_epoch;
+            let ownership = state.ownerships.entry(partition).or_default().clone();
+            self.handoff
+                .announce(partition, OwnershipChange::Assigned, ownership.epoch());
             state
                 .partitions
-                .insert(partition, PartitionState::new(epoch));
+                .insert(partition, PartitionState::new(epoch, ownership));
         }
         tracing::info!(topic = self.topic(), ?partitions, "partitions assigned");
     }

@@ -4,11 +4,14 @@
 use std::collections::HashSet;
 
 use anyhow::{Result, bail, ensure};
+use evbus_topics::TopicOptions;
+use tokio::time::Instant;
 
 use super::support::{
-    Ctx, Tally, first_deliveries_by_member, ids, join_all, message, publish_batches, publish_each,
-    receive_all, subscribe, unique,
+    Ctx, Tally, WITHIN, first_deliveries_by_member, id_of, ids, join_all, message, missing, next,
+    publish_batches, publish_each, receive_all, subscribe, unique,
 };
+use crate::ownership::OwnershipChange;
 
 /// 50 messages published before any group exists: two new groups, on two
 /// transports, each receive all of them.
@@ -71,6 +74,108 @@ pub(super) async fn consumer_groups(ctx: Ctx) -> Result<()> {
                 members.len() == 1,
                 "`{id}` was first-delivered to members {members:?} of one group"
             );
+        }
+    }
+    Ok(())
+}
+
+/// A transport that reports ownership announces a share before its first
+/// delivery, and when a second member takes a share over, ends it (the
+/// fences of what the first member holds from it go stale) no later than
+/// it announces the revoke; the new owner then receives what the first held
+/// unsettled. A transport that hands out no shares reports no events.
+pub(super) async fn ownership_fences_a_moved_share(ctx: Ctx) -> Result<()> {
+    let publisher = ctx.transport().await?;
+    // Shares to split: Kafka partitions (other transports ignore it).
+    let topic = unique("ownership");
+    publisher
+        .topic_admin()
+        .create(&topic, &TopicOptions::new().partitions(4))
+        .await?;
+    let group = unique("ownership");
+    let first = ctx.transport().await?;
+    let mut sub = subscribe(&*first, &topic, &group).await?;
+    let Some(mut events) = sub.ownership_events() else {
+        return Ok(());
+    };
+    let all = ids("m", 40);
+    let messages = all
+        .iter()
+        .enumerate()
+        .map(|(i, id)| message(id).with_key(format!("k{i}")))
+        .collect();
+    publish_batches(&*publisher, &topic, messages, 40).await?;
+
+    // The first member holds everything unsettled; each delivery's share
+    // was announced before it.
+    let deadline = Instant::now() + WITHIN;
+    let mut owned = HashSet::new();
+    let mut held = Vec::new();
+    while held.len() < all.len() {
+        let batch = tokio::select! {
+            biased;
+            event = events.recv() => {
+                let event = event?;
+                if event.change == OwnershipChange::Assigned {
+                    owned.insert(event.partition);
+                }
+                continue;
+            }
+            batch = next(&mut *sub, 64, deadline) => batch?,
+        };
+        for delivery in batch {
+            while let Ok(event) = events.try_recv() {
+                if event.change == OwnershipChange::Assigned {
+                    owned.insert(event.partition);
+                }
+            }
+            ensure!(
+                owned.contains(&delivery.position.partition),
+                "a delivery of partition {} before its Assigned event",
+                delivery.position.partition
+            );
+            held.push(delivery);
+        }
+    }
+
+    // A second member joins: some share moves to it.
+    let second = ctx.transport().await?;
+    let mut rival = subscribe(&*second, &topic, &group).await?;
+    let moved = loop {
+        let event = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .map_err(|_| anyhow::anyhow!("no share moved to the second member"))??;
+        if event.change != OwnershipChange::Assigned {
+            // Announced: the share's ownership has ended already.
+            let stale = held
+                .iter()
+                .filter(|d| d.position.partition == event.partition)
+                .filter(|d| d.ack.fence().is_current())
+                .count();
+            ensure!(
+                stale == 0,
+                "partition {} announced {:?} while {stale} held deliveries were still current",
+                event.partition,
+                event.change
+            );
+            break event.partition;
+        }
+    };
+    let moved_ids: HashSet<String> = held
+        .iter()
+        .filter(|d| d.position.partition == moved)
+        .map(id_of)
+        .collect();
+    // What the first member held of the moved share goes to the new owner.
+    drop(held);
+    let mut got = HashSet::new();
+    while !moved_ids.is_subset(&got) {
+        let batch = next(&mut *rival, 64, deadline)
+            .await
+            .map_err(|e| e.context(missing(&moved_ids, &got)))?;
+        for delivery in batch {
+            got.insert(id_of(&delivery));
+            delivery.ack().await?;
         }
     }
     Ok(())

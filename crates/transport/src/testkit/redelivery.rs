@@ -170,3 +170,50 @@ pub(super) async fn continue_after_errors(ctx: Ctx) -> Result<()> {
     drop(held);
     Ok(())
 }
+
+/// A delivery whose lease is kept alive three times per reported lease
+/// length is not redelivered past its lease, to this member or another one,
+/// and its ack then counts. A transport without leases reports none.
+pub(super) async fn lease_keep_alive(ctx: Ctx) -> Result<()> {
+    let transport = ctx.transport().await?;
+    let (topic, group, mut sub) = ctx.topic_and_subscription(&*transport, "lease").await?;
+    let other = ctx.transport().await?;
+    let mut rival = subscribe(&*other, &topic, &group).await?;
+    publish_each(&*transport, &topic, [message("held")]).await?;
+    let deadline = Instant::now() + WITHIN;
+    let held = tokio::select! {
+        batch = next(&mut *sub, 1, deadline) => batch?,
+        batch = next(&mut *rival, 1, deadline) => batch?,
+    }
+    .into_iter()
+    .next()
+    .ok_or_else(|| anyhow::anyhow!("no delivery"))?;
+    let lease = held.ack.lease();
+    let Some(length) = lease.length() else {
+        // No lease: ownership of the share decides, nothing runs out.
+        return Ok(());
+    };
+    ensure!(
+        length <= Duration::from_secs(40),
+        "a lease of {length:?} is too long for this scenario's bound"
+    );
+    // Past the lease by a fifth, keeping it alive three times per lease.
+    let until = Instant::now() + length + length / 5;
+    let mut tick = tokio::time::interval(length / 3);
+    while Instant::now() < until {
+        tokio::select! {
+            _ = tick.tick() => lease.keep_alive(),
+            batch = sub.next_batch(4) => {
+                let got: Vec<String> = batch?.iter().map(id_of).collect();
+                anyhow::bail!("kept alive, yet the member received {got:?}");
+            }
+            batch = rival.next_batch(4) => {
+                let got: Vec<String> = batch?.iter().map(id_of).collect();
+                anyhow::bail!("kept alive, yet another member received {got:?}");
+            }
+        }
+    }
+    held.ack().await?;
+    expect_quiet(&mut *sub, Duration::from_millis(500)).await?;
+    expect_quiet(&mut *rival, Duration::from_millis(500)).await
+}

@@ -98,6 +98,8 @@ fn scenarios() -> Vec<Scenario> {
         scenario!(lifecycle::subscription_cancel, [Redelivery]),
         scenario!(groups::new_group_replays, [Persistent]),
         scenario!(groups::consumer_groups, [ConsumerGroups, AtLeastOnce]),
+        scenario!(groups::ownership_fences_a_moved_share, [ConsumerGroups]),
+        scenario!(redelivery::lease_keep_alive, [Redelivery, ConsumerGroups]),
         scenario!(load::broker_restart, [RestartHook, AtLeastOnce], true),
         scenario!(basic::invalid_input, []),
         scenario!(basic::closed_transport, []),
