@@ -49,6 +49,9 @@ pub const HANDLER_SECONDS: &str = "evbus_handler_duration_seconds";
 /// Histogram: seconds from fetching a delivery to its handler's first
 /// start (time spent waiting in the pool), labels `topic`, `group`.
 pub const QUEUE_SECONDS: &str = "evbus_queue_duration_seconds";
+/// Histogram: seconds a subscription's fetch waited for its rate limit
+/// (recorded only for subscriptions with one), labels `topic`, `group`.
+pub const SUBSCRIBE_RATE_WAIT_SECONDS: &str = "evbus_subscribe_rate_wait_seconds";
 /// Gauge: messages stored for the group and not yet delivered, labels
 /// `topic`, `group`; sampled from the broker.
 pub const CONSUMER_PENDING: &str = "evbus_consumer_pending";
@@ -147,6 +150,12 @@ pub const CATALOGUE: &[MetricInfo] = &[
     info(REDELIVERIES, C, SUB, "deliveries made more than once"),
     info(HANDLER_SECONDS, H, SUB, "duration of each handler attempt"),
     info(QUEUE_SECONDS, H, SUB, "fetch to first handler start"),
+    info(
+        SUBSCRIBE_RATE_WAIT_SECONDS,
+        H,
+        SUB,
+        "waits for the subscription's rate limit",
+    ),
     info(CONSUMER_PENDING, G, SUB, "stored, not yet delivered"),
     info(
         CONSUMER_ACK_PENDING,
@@ -369,6 +378,7 @@ pub(crate) struct SubscriptionMetrics {
     pub(crate) redeliveries: Counter,
     pub(crate) handler_seconds: Histogram,
     pub(crate) queue_seconds: Histogram,
+    pub(crate) rate_wait_seconds: Histogram,
     pub(crate) pending: Gauge,
     pub(crate) ack_pending: Gauge,
     pub(crate) lag: Gauge,
@@ -381,6 +391,7 @@ impl SubscriptionMetrics {
             redeliveries: counter!(REDELIVERIES, &labels),
             handler_seconds: histogram!(HANDLER_SECONDS, &labels),
             queue_seconds: histogram!(QUEUE_SECONDS, &labels),
+            rate_wait_seconds: histogram!(SUBSCRIBE_RATE_WAIT_SECONDS, &labels),
             pending: gauge!(CONSUMER_PENDING, &labels),
             ack_pending: gauge!(CONSUMER_ACK_PENDING, &labels),
             lag: gauge!(CONSUMER_LAG, &labels),

@@ -109,6 +109,13 @@ impl SubscriptionStats {
         }
     }
 
+    /// Records a wait for the subscription's rate limit (none without one).
+    pub(crate) fn rate_limited(&self, waited: std::time::Duration) {
+        if !waited.is_zero() {
+            self.metrics.rate_wait_seconds.record(waited);
+        }
+    }
+
     /// Records a handler attempt: how long its delivery waited since it was
     /// fetched (first attempt only) and how long the attempt ran.
     pub(crate) fn attempted(&self, fetched: Instant, started: Instant, first: bool) {

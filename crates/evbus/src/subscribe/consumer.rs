@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
+    DeadLetterSink, Limits,
     job::{Handler, Job, PoolKey, Source},
     settle::{self, Pending},
 };
@@ -48,6 +49,10 @@ pub(crate) struct Consumer {
     pub stats: Arc<SubscriptionStats>,
     pub target: Target,
     pub stop: CancellationToken,
+    /// The subscription's retry, timeout, failure and dead-letter choices.
+    pub sink: Arc<DeadLetterSink>,
+    /// The subscription's share of the pool and its rate limit.
+    pub limits: Arc<Limits>,
 }
 
 impl Consumer {
@@ -91,7 +96,21 @@ impl Consumer {
                     () = self.bus.pool.wait_for_capacity() => {}
                 }
             }
-            let max = self.bus.pool.free_capacity().clamp(1, fetch_max);
+            // Nor more than this subscription's share of the pool.
+            if self.limits.room() == 0 {
+                tokio::select! {
+                    biased;
+                    () = self.stop.cancelled() => return,
+                    () = self.limits.wait_for_room() => {}
+                }
+            }
+            let room = self.bus.pool.free_capacity().min(self.limits.room());
+            let (max, waited) = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return,
+                paced = self.limits.pace(room.clamp(1, fetch_max)) => paced,
+            };
+            self.stats.rate_limited(waited);
             let batch = tokio::select! {
                 biased;
                 () = self.stop.cancelled() => return,
@@ -197,7 +216,11 @@ impl Consumer {
             match &self.target {
                 Target::Raw(handler) => Handler::Raw(handler.clone()),
                 Target::Envelope(handler) => {
-                    match decode_any(&headers, payload.clone(), &self.bus.codec_config) {
+                    let decoded = match &self.bus.custom_codec {
+                        Some(codec) => codec.decode(&headers, payload.clone()),
+                        None => decode_any(&headers, payload.clone(), &self.bus.codec_config),
+                    };
+                    match decoded {
                         Ok(envelope) => {
                             aggregate = Some(envelope.aggregate_id().to_owned());
                             Handler::Envelope(handler.clone(), envelope)
@@ -210,6 +233,11 @@ impl Consumer {
                 }
             }
         };
+        let slot = tokio::select! {
+            biased;
+            () = self.stop.cancelled() => return Err((meta, ack)),
+            slot = self.limits.slot() => slot,
+        };
         let source = Source {
             key,
             headers,
@@ -217,6 +245,7 @@ impl Consumer {
             meta: meta.clone(),
             fetched: Instant::now(),
             stats: self.stats.clone(),
+            slot,
         };
         let key: Option<PoolKey> = aggregate.map(|aggregate| (self.id, aggregate));
         let lease = ack.lease();
@@ -225,12 +254,7 @@ impl Consumer {
             // extension does not let it run out.
             self.bus.pool.shorten_keepalive_interval(length / 3);
         }
-        let job = Arc::new(Job::new(
-            handler,
-            source,
-            lease,
-            self.bus.dead_letters.clone(),
-        ));
+        let job = Arc::new(Job::new(handler, source, lease, self.sink.clone()));
         loop {
             let submitted = tokio::select! {
                 biased;

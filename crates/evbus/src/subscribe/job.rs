@@ -19,7 +19,7 @@ use evbus_transport::{Headers, Lease, dead_letter::Reason};
 use futures::{FutureExt, future::BoxFuture};
 use parking_lot::Mutex;
 
-use super::dead_letter::DeadLetterSink;
+use super::{dead_letter::DeadLetterSink, failure, options::FailureAction};
 use crate::handler::{
     DeliveryMeta, EnvelopeHandler, HandlerError, HandlerResult, Message, RawHandler,
 };
@@ -54,6 +54,10 @@ pub(crate) struct Source {
     /// When it was fetched, for the queue-time metric.
     pub fetched: Instant,
     pub stats: Arc<SubscriptionStats>,
+    /// The message's place in its subscription's share of the pool, given
+    /// back when the job is dropped.
+    #[expect(dead_code, reason = "held, never read: dropping it frees the slot")]
+    pub slot: tokio::sync::OwnedSemaphorePermit,
 }
 
 // Jobs live behind an `Arc`, so the size difference costs nothing; boxing the
@@ -95,44 +99,61 @@ impl Job {
         }
     }
 
-    /// Runs one attempt. A failure the retry policy allows to retry is
-    /// returned (the pool retries in place); the last failure is
-    /// dead-lettered here and reported as a verdict.
+    /// Runs the handler until it succeeds or the failure is answered:
+    /// retried in place (the pool holds the aggregate, so its later
+    /// messages wait), dead-lettered, or skipped, as the subscription's
+    /// failure hook or retry policy decides. Never hands a failure back to
+    /// the pool.
     pub(crate) fn run(self: Arc<Self>) -> BoxFuture<'static, Result<Verdict, HandlerError>> {
-        Box::pin(async move { self.attempt().await })
+        Box::pin(async move { Ok(self.attempts().await) })
     }
 
-    async fn attempt(&self) -> Result<Verdict, HandlerError> {
-        let attempt = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;
-        let failure = match &self.handler {
-            Handler::GiveUp(reason, error) => {
-                let first = *self
-                    .first_failure
-                    .lock()
-                    .get_or_insert_with(SystemTime::now);
-                return Ok(self
-                    .sink
-                    .dead_letter(&self.source, *reason, error, 0, first)
-                    .await);
-            }
-            _ => match self.timed_call(attempt).await {
-                Ok(()) => return Ok(Verdict::Handled),
-                Err(failure) => failure,
-            },
-        };
-        let first = *self
-            .first_failure
-            .lock()
-            .get_or_insert_with(SystemTime::now);
-        if failure.is_permanent() || attempt >= self.sink.max_attempts() {
-            let error = failure.to_string();
-            let reason = Reason::HandlerFailed;
-            return Ok(self
+    async fn attempts(&self) -> Verdict {
+        if let Handler::GiveUp(reason, error) = &self.handler {
+            let first = *self
+                .first_failure
+                .lock()
+                .get_or_insert_with(SystemTime::now);
+            return self
                 .sink
-                .dead_letter(&self.source, reason, &error, attempt, first)
-                .await);
+                .dead_letter(&self.source, *reason, error, 0, first)
+                .await;
         }
-        Err(failure)
+        loop {
+            let attempt = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            let failure = match self.timed_call(attempt).await {
+                Ok(()) => return Verdict::Handled,
+                Err(failure) => failure,
+            };
+            let first = *self
+                .first_failure
+                .lock()
+                .get_or_insert_with(SystemTime::now);
+            match failure::decide(&self.sink, &failure, attempt, &self.source.meta) {
+                FailureAction::Retry => {
+                    self.sink.retried();
+                    tokio::time::sleep(self.sink.retry().backoff(attempt)).await;
+                }
+                FailureAction::RetryAfter(wait) => {
+                    self.sink.retried();
+                    tokio::time::sleep(wait).await;
+                }
+                FailureAction::Skip => {
+                    let meta = &self.source.meta;
+                    tracing::warn!(topic = %meta.topic, position = %meta.position,
+                        error = %failure, attempt, "message skipped by the failure hook: acked unhandled");
+                    return Verdict::Handled;
+                }
+                FailureAction::DeadLetter => {
+                    let error = failure.to_string();
+                    let reason = Reason::HandlerFailed;
+                    return self
+                        .sink
+                        .dead_letter(&self.source, reason, &error, attempt, first)
+                        .await;
+                }
+            }
+        }
     }
 
     async fn timed_call(&self, attempt: u32) -> HandlerResult {
