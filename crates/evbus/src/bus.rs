@@ -189,6 +189,7 @@ impl EventBusBuilder {
                 .handler_timeout
                 .or(config.subscribe.handler_timeout),
             &config.pool.name,
+            ops.dead_letter_callbacks.clone(),
         ));
         let mut pool_config = config.pool.clone();
         pool_config.handler_timeout = None;

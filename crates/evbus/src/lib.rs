@@ -20,7 +20,9 @@ pub use config::{
 };
 pub use error::{BusError, BusErrorKind, Result};
 pub use handler::{DeliveryMeta, HandlerError, HandlerResult, Message};
-pub use operations::{BacklogAlert, HealthAlert, HealthSnapshot, Level, OperationsConfig};
+pub use operations::{
+    BacklogAlert, DeadLettered, HealthAlert, HealthSnapshot, Level, OperationsConfig,
+};
 pub use report::ErrorCallback;
 pub use subscribe::{
     DeadLetterTarget, Failure, FailureAction, FailureHook, RateLimit, SubscriptionHandle,

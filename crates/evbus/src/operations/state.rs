@@ -32,6 +32,8 @@ pub(crate) struct Ops {
     /// its consumer, which prunes it here.
     subscriptions: Mutex<Vec<Weak<SubscriptionStats>>>,
     pub(crate) backlog_callbacks: Mutex<Vec<BacklogCallback>>,
+    /// Told of every message dead-lettered.
+    pub(crate) dead_letter_callbacks: Arc<super::DeadLetterCallbacks>,
     /// The publisher's backlog level at the last sample.
     pub(crate) publisher_level: Mutex<Level>,
     /// The services the bus's health monitors track.
@@ -47,6 +49,7 @@ impl Ops {
             metrics,
             subscriptions: Mutex::new(Vec::new()),
             backlog_callbacks: Mutex::new(Vec::new()),
+            dead_letter_callbacks: Arc::default(),
             publisher_level: Mutex::new(Level::Ok),
             sources: Sources::default(),
             stop: CancellationToken::new(),

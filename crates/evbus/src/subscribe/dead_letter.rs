@@ -8,13 +8,18 @@ use evbus_transport::{
     dead_letter::{DeadLetter, Reason, TRUNCATED, is_broker_directive},
 };
 
+use evbus_envelope::aggregate_id_of;
 use evbus_keyed_pool::RetryPolicy;
 
 use super::{
     job::{Source, Verdict},
     options::{DeadLetterTarget, FailureHook, SubscriptionOptions},
 };
-use crate::{error::BusError, report::Reporter};
+use crate::{
+    error::BusError,
+    operations::{DeadLetterCallbacks, DeadLettered},
+    report::Reporter,
+};
 
 /// The first wait before a failed dead-letter publish is tried again.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -37,6 +42,7 @@ pub(crate) struct DeadLetterSink {
     handler_timeout: Option<Duration>,
     /// The pool's retry counter: retries run inside jobs, not the pool.
     retries: metrics::Counter,
+    callbacks: Arc<DeadLetterCallbacks>,
 }
 
 impl DeadLetterSink {
@@ -47,6 +53,7 @@ impl DeadLetterSink {
         retry: RetryPolicy,
         handler_timeout: Option<Duration>,
         pool_name: &str,
+        callbacks: Arc<DeadLetterCallbacks>,
     ) -> Self {
         let pool = pool_name.to_owned();
         Self {
@@ -58,6 +65,7 @@ impl DeadLetterSink {
             on_failure: None,
             handler_timeout,
             retries: metrics::counter!(evbus_keyed_pool::metric_names::RETRIES, "pool" => pool),
+            callbacks,
         }
     }
 
@@ -177,6 +185,21 @@ impl DeadLetterSink {
                         dead_letter_topic = %topic, reason = reason.as_str(), %error, attempts,
                         "message dead-lettered");
                     self.reporter.metrics().dead_lettered(reason);
+                    self.callbacks.notify(|| DeadLettered {
+                        topic: meta.topic.to_string(),
+                        group: meta.group.to_string(),
+                        dead_letter_topic: topic.clone(),
+                        aggregate_id: aggregate_id_of(
+                            None,
+                            &source.headers,
+                            source.key.as_deref(),
+                            None,
+                        ),
+                        position: meta.position,
+                        reason,
+                        error: error.to_owned(),
+                        attempts,
+                    });
                     return Verdict::DeadLettered;
                 }
                 Err(publish_error) => publish_error,

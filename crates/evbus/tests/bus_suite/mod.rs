@@ -49,6 +49,7 @@ pub fn run(factory: impl BusFactory) -> ExitCode {
         retry_in_place_holds_back_the_aggregate,
         dead_letter_after_exhausted_retries,
         dead_letter_undecodable_bytes,
+        dead_letter_callback,
         dead_letter_of_a_message_at_the_size_limit,
         panicking_handler_is_isolated,
         handler_panicking_before_its_future_keeps_order,
@@ -330,6 +331,52 @@ async fn dead_letter_undecodable_bytes(factory: Arc<dyn BusFactory>) -> anyhow::
     ensure!(&letters[0].payload[..] == b"\xff\x00 not an envelope");
     recorder.wait_for(1).await?;
     bus.close().await?;
+    Ok(())
+}
+
+/// The dead-letter callback names the topic, aggregate, reason and
+/// position of a message once its copy is stored, the same on every backend.
+async fn dead_letter_callback(factory: Arc<dyn BusFactory>) -> anyhow::Result<()> {
+    let (bus, topic) = bus_with_topic(&factory, |_| {}).await?;
+    let dead = support::dead_letters(&bus, &topic).await?;
+    let (told, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    bus.on_dead_letter(move |dead| {
+        let _ = told.send(dead.clone());
+    });
+    bus.subscribe_envelope(&topic, |_, _| async {
+        Err(HandlerError::permanent("cannot handle it"))
+    })
+    .await?;
+    bus.publish_envelope(&topic, &envelope("poison", 1)).await?;
+    let letters = dead.wait_for(1).await?;
+    let stored = dead_letter::DeadLetter::from_headers(&letters[0].headers)
+        .context("dead-letter headers")?;
+    let callback = tokio::time::timeout(Duration::from_secs(10), heard.recv())
+        .await
+        .context("the callback was not called")?
+        .context("callback channel closed")?;
+    ensure!(callback.topic == topic, "{callback:?}");
+    ensure!(
+        callback.dead_letter_topic == format!("{topic}.dlq"),
+        "{callback:?}"
+    );
+    ensure!(
+        callback.aggregate_id.as_deref() == Some("poison"),
+        "{callback:?}"
+    );
+    ensure!(
+        callback.reason == dead_letter::Reason::HandlerFailed,
+        "{callback:?}"
+    );
+    ensure!(callback.error.contains("cannot handle it"), "{callback:?}");
+    ensure!(callback.attempts == 1, "{callback:?}");
+    ensure!(
+        callback.position == stored.position,
+        "{callback:?} vs {stored:?}"
+    );
+    ensure!(callback.group == stored.group, "{callback:?} vs {stored:?}");
+    bus.close().await?;
+    ensure!(heard.try_recv().is_err(), "told once");
     Ok(())
 }
 
