@@ -21,9 +21,12 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     backend,
     config::BusConfig,
+    context::DeliveryContext,
     detached::Detached,
     error::{BusError, Result},
-    handler::{DeliveryMeta, HandlerResult, Message, envelope_handler, raw_handler},
+    handler::{
+        DeliveryMeta, HandlerResult, Message, context_handler, envelope_handler, raw_handler,
+    },
     operations::{self, Ops},
     report::{ErrorCallback, Reporter},
     shutdown::{self, Lifecycle},
@@ -559,6 +562,25 @@ impl EventBus {
         Fut: Future<Output = HandlerResult> + Send + 'static,
     {
         self.start(topic, options, Target::Envelope(envelope_handler(handler)))
+            .await
+    }
+
+    /// Subscribes `handler` to decoded envelopes of `topic` with the whole
+    /// delivery context: the bytes as received, key, ordered headers,
+    /// partition, offset or stream sequence, broker timestamp, delivery
+    /// count and a payload hash computed when asked for. Otherwise as
+    /// [`subscribe_envelope_with_options`](Self::subscribe_envelope_with_options).
+    pub async fn subscribe_envelope_with_context<F, Fut>(
+        &self,
+        topic: &str,
+        options: SubscriptionOptions,
+        handler: F,
+    ) -> Result<SubscriptionHandle>
+    where
+        F: Fn(Envelope, DeliveryContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        self.start(topic, options, Target::Context(context_handler(handler)))
             .await
     }
 

@@ -4,6 +4,7 @@
 mod backend;
 mod bus;
 mod config;
+mod context;
 mod detached;
 mod error;
 mod handler;
@@ -18,6 +19,7 @@ pub use bus::{EventBus, EventBusBuilder};
 pub use config::{
     Backend, BusConfig, DEFAULT_HANDLER_TIMEOUT, DeadLetterConfig, PublishConfig, SubscribeConfig,
 };
+pub use context::DeliveryContext;
 pub use error::{BusError, BusErrorKind, Result};
 pub use handler::{DeliveryMeta, HandlerError, HandlerResult, Message};
 pub use operations::{

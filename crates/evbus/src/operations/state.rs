@@ -119,13 +119,25 @@ impl SubscriptionStats {
         }
     }
 
-    /// Records a handler attempt: how long its delivery waited since it was
-    /// fetched (first attempt only) and how long the attempt ran.
-    pub(crate) fn attempted(&self, fetched: Instant, started: Instant, first: bool) {
+    /// Records a handler attempt: how long its delivery waited since the
+    /// broker stored it (since it was fetched, where the broker keeps no
+    /// timestamp), first attempt only, and how long the attempt ran.
+    pub(crate) fn attempted(
+        &self,
+        fetched: Instant,
+        stored: Option<SystemTime>,
+        started: Instant,
+        first: bool,
+    ) {
         if first {
-            self.metrics
-                .queue_seconds
-                .record(started.saturating_duration_since(fetched));
+            let queued = match stored {
+                // The start, on the wall clock the broker's timestamp uses.
+                Some(stored) => (SystemTime::now() - started.elapsed())
+                    .duration_since(stored)
+                    .unwrap_or_default(),
+                None => started.saturating_duration_since(fetched),
+            };
+            self.metrics.queue_seconds.record(queued);
         }
         self.metrics.handler_seconds.record(started.elapsed());
     }

@@ -20,7 +20,7 @@ use super::{
 use crate::{
     bus::BusInner,
     error::BusError,
-    handler::{DeliveryMeta, EnvelopeHandler, RawHandler},
+    handler::{ContextHandler, DeliveryMeta, EnvelopeHandler, RawHandler},
     operations::SubscriptionStats,
 };
 
@@ -38,6 +38,8 @@ impl Drop for AbortOnDrop {
 pub(crate) enum Target {
     Raw(RawHandler),
     Envelope(EnvelopeHandler),
+    /// An envelope handler given the whole delivery context.
+    Context(ContextHandler),
 }
 
 /// One subscription's consumer.
@@ -183,6 +185,7 @@ impl Consumer {
             group: self.group.clone(),
             delivery_count: delivery.delivery_count,
             position: delivery.position,
+            timestamp: delivery.timestamp,
         }
     }
 
@@ -213,24 +216,31 @@ impl Consumer {
             let error = format!("delivered {delivery_count} times, more than the limit of {limit}");
             Handler::GiveUp(Reason::DeliveryLimit, error)
         } else {
-            match &self.target {
-                Target::Raw(handler) => Handler::Raw(handler.clone()),
+            let decode = || match &self.bus.custom_codec {
+                Some(codec) => codec.decode(&headers, payload.clone()),
+                None => decode_any(&headers, payload.clone(), &self.bus.codec_config),
+            };
+            let decoded = match &self.target {
+                Target::Raw(handler) => Ok(Handler::Raw(handler.clone())),
                 Target::Envelope(handler) => {
-                    let decoded = match &self.bus.custom_codec {
-                        Some(codec) => codec.decode(&headers, payload.clone()),
-                        None => decode_any(&headers, payload.clone(), &self.bus.codec_config),
-                    };
-                    match decoded {
-                        Ok(envelope) => {
-                            aggregate = Some(envelope.aggregate_id().to_owned());
-                            Handler::Envelope(handler.clone(), envelope)
-                        }
-                        Err(error) => Handler::GiveUp(
-                            Reason::Undecodable,
-                            format!("cannot decode the envelope: {error}"),
-                        ),
-                    }
+                    decode().map(|envelope| Handler::Envelope(handler.clone(), envelope))
                 }
+                Target::Context(handler) => {
+                    decode().map(|envelope| Handler::Context(handler.clone(), envelope))
+                }
+            };
+            match decoded {
+                Ok(handler) => {
+                    if let Handler::Envelope(_, envelope) | Handler::Context(_, envelope) = &handler
+                    {
+                        aggregate = Some(envelope.aggregate_id().to_owned());
+                    }
+                    handler
+                }
+                Err(error) => Handler::GiveUp(
+                    Reason::Undecodable,
+                    format!("cannot decode the envelope: {error}"),
+                ),
             }
         };
         let slot = tokio::select! {

@@ -20,8 +20,9 @@ use futures::{FutureExt, future::BoxFuture};
 use parking_lot::Mutex;
 
 use super::{dead_letter::DeadLetterSink, failure, options::FailureAction};
+use crate::context::DeliveryContext;
 use crate::handler::{
-    DeliveryMeta, EnvelopeHandler, HandlerError, HandlerResult, Message, RawHandler,
+    ContextHandler, DeliveryMeta, EnvelopeHandler, HandlerError, HandlerResult, Message, RawHandler,
 };
 use crate::{operations::SubscriptionStats, tracing_otel};
 use tracing::Instrument;
@@ -66,6 +67,7 @@ pub(crate) struct Source {
 pub(crate) enum Handler {
     Raw(RawHandler),
     Envelope(EnvelopeHandler, Envelope),
+    Context(ContextHandler, Envelope),
     /// Dead-letter without running a handler (undecodable bytes, too many
     /// broker deliveries).
     GiveUp(Reason, String),
@@ -161,7 +163,8 @@ impl Job {
         let source = &self.source;
         let span = tracing_otel::process_span(source.stats.system, &source.meta, &source.headers);
         let result = self.call().instrument(span).await;
-        (self.source.stats).attempted(self.source.fetched, started, attempt == 1);
+        let (fetched, stored) = (self.source.fetched, self.source.meta.timestamp);
+        (self.source.stats).attempted(fetched, stored, started, attempt == 1);
         result
     }
 
@@ -183,6 +186,15 @@ impl Job {
             Handler::Envelope(handler, envelope) => {
                 Some(handler(envelope.clone(), source.meta.clone()))
             }
+            Handler::Context(handler, envelope) => Some(handler(
+                envelope.clone(),
+                DeliveryContext::new(
+                    source.meta.clone(),
+                    source.key.clone(),
+                    source.headers.clone(),
+                    source.payload.clone(),
+                ),
+            )),
             Handler::GiveUp(..) => None,
         }));
         let call = match called {

@@ -21,6 +21,7 @@ use evbus::{
     transport::{dead_letter, header},
 };
 use libtest_mimic::{Arguments, Failed, Trial};
+use sha2::Digest;
 use tokio::sync::Notify;
 
 pub use support::BusFactory;
@@ -50,6 +51,7 @@ pub fn run(factory: impl BusFactory) -> ExitCode {
         dead_letter_after_exhausted_retries,
         dead_letter_undecodable_bytes,
         dead_letter_callback,
+        delivery_context,
         dead_letter_of_a_message_at_the_size_limit,
         panicking_handler_is_isolated,
         handler_panicking_before_its_future_keeps_order,
@@ -330,6 +332,73 @@ async fn dead_letter_undecodable_bytes(factory: Arc<dyn BusFactory>) -> anyhow::
     ensure!(info.attempts == 0, "the handler never ran: {info:?}");
     ensure!(&letters[0].payload[..] == b"\xff\x00 not an envelope");
     recorder.wait_for(1).await?;
+    bus.close().await?;
+    Ok(())
+}
+
+/// An envelope handler's delivery context carries what the broker stored:
+/// the bytes as published, key, headers in order, the receipt's partition
+/// and offset, a broker timestamp within the publish window, and the
+/// payload's SHA-256.
+async fn delivery_context(factory: Arc<dyn BusFactory>) -> anyhow::Result<()> {
+    let (bus, topic) = bus_with_topic(&factory, |_| {}).await?;
+    let (seen, mut contexts) = tokio::sync::mpsc::unbounded_channel();
+    bus.subscribe_envelope_with_context(
+        &topic,
+        evbus::SubscriptionOptions::new(),
+        move |event: Envelope, context| {
+            let seen = seen.clone();
+            async move {
+                let _ = seen.send((event, context));
+                Ok(())
+            }
+        },
+    )
+    .await?;
+    let event = envelope("ctx", 1);
+    let codec = evbus::envelope::codec(
+        bus.config().codec,
+        &evbus::envelope::CodecConfig::new(bus.config().service_name.clone()),
+    );
+    let encoded = codec.encode(&event)?;
+    let before = std::time::SystemTime::now() - Duration::from_secs(1);
+    let receipt = bus.publish_envelope(&topic, &event).await?;
+    let after = std::time::SystemTime::now() + Duration::from_secs(1);
+    let (handled, context) = tokio::time::timeout(Duration::from_secs(20), contexts.recv())
+        .await
+        .context("the handler was not called")?
+        .context("channel closed")?;
+    ensure!(handled == event);
+    ensure!(context.topic() == topic);
+    ensure!(context.key() == Some("ctx"), "key {:?}", context.key());
+    ensure!(
+        context.payload()[..] == encoded.body[..],
+        "the bytes as published"
+    );
+    ensure!(context.payload_vec() == encoded.body.to_vec());
+    let hash: [u8; 32] = sha2::Sha256::digest(&encoded.body).into();
+    ensure!(context.payload_sha256() == hash, "payload hash");
+    ensure!(
+        context.headers().iter().map(|(n, _)| n).collect::<Vec<_>>()
+            == encoded.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+        "headers in order: {:?} vs {:?}",
+        context.headers(),
+        encoded.headers
+    );
+    ensure!(
+        (context.partition(), context.offset())
+            == (receipt.position.partition, receipt.position.offset),
+        "position {}/{} vs receipt {}",
+        context.partition(),
+        context.offset(),
+        receipt.position
+    );
+    ensure!(context.delivery_count() == 1);
+    let stamp = context.timestamp().context("a broker timestamp")?;
+    ensure!(
+        before <= stamp && stamp <= after,
+        "timestamp {stamp:?} outside {before:?}..{after:?}"
+    );
     bus.close().await?;
     Ok(())
 }
