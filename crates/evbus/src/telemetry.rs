@@ -46,8 +46,9 @@ pub const DETACHED_QUEUED: &str = "evbus_detached_queue_depth";
 pub const REDELIVERIES: &str = "evbus_redeliveries_total";
 /// Histogram: seconds each handler attempt ran, labels `topic`, `group`.
 pub const HANDLER_SECONDS: &str = "evbus_handler_duration_seconds";
-/// Histogram: seconds from fetching a delivery to its handler's first
-/// start (time spent waiting in the pool), labels `topic`, `group`.
+/// Histogram: seconds from the broker's timestamp of a delivery (its
+/// fetch, where the broker keeps none) to its handler's first start,
+/// labels `topic`, `group`.
 pub const QUEUE_SECONDS: &str = "evbus_queue_duration_seconds";
 /// Histogram: seconds a subscription's fetch waited for its rate limit
 /// (recorded only for subscriptions with one), labels `topic`, `group`.
@@ -149,7 +150,7 @@ pub const CATALOGUE: &[MetricInfo] = &[
     ),
     info(REDELIVERIES, C, SUB, "deliveries made more than once"),
     info(HANDLER_SECONDS, H, SUB, "duration of each handler attempt"),
-    info(QUEUE_SECONDS, H, SUB, "fetch to first handler start"),
+    info(QUEUE_SECONDS, H, SUB, "broker timestamp to first handler start"),
     info(
         SUBSCRIBE_RATE_WAIT_SECONDS,
         H,
