@@ -21,13 +21,19 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     backend,
     config::BusConfig,
+    context::DeliveryContext,
     detached::Detached,
     error::{BusError, Result},
-    handler::{DeliveryMeta, HandlerResult, Message, envelope_handler, raw_handler},
+    handler::{
+        DeliveryMeta, HandlerResult, Message, context_handler, envelope_handler, raw_handler,
+    },
     operations::{self, Ops},
     report::{ErrorCallback, Reporter},
     shutdown::{self, Lifecycle},
-    subscribe::{Consumer, DeadLetterSink, Job, Pool, Running, SubscriptionHandle, Target},
+    subscribe::{
+        Consumer, DeadLetterSink, Job, Limits, Pool, Running, SubscriptionHandle,
+        SubscriptionOptions, Target,
+    },
     telemetry::{Metrics, Mode},
     tracing_otel,
 };
@@ -88,6 +94,9 @@ pub(crate) struct BusInner {
     pub(crate) pool: Pool,
     pub(crate) dead_letters: Arc<DeadLetterSink>,
     codec: Arc<dyn Codec>,
+    /// A codec the user plugged in: it encodes, and decodes every envelope
+    /// subscription (instead of detecting the codec per message).
+    pub(crate) custom_codec: Option<Arc<dyn Codec>>,
     reporter: Arc<Reporter>,
     topics: TopicRegistry,
     pub(crate) subscriptions: Mutex<Vec<Arc<Running>>>,
@@ -111,9 +120,18 @@ pub struct EventBusBuilder {
     config: BusConfig,
     transport: Option<Arc<dyn Transport>>,
     on_error: Option<ErrorCallback>,
+    codec: Option<Arc<dyn Codec>>,
 }
 
 impl EventBusBuilder {
+    /// Encodes envelopes with this codec instead of
+    /// [`BusConfig::codec`], and decodes every envelope subscription's
+    /// messages with it (instead of detecting each message's codec).
+    pub fn codec(mut self, codec: Arc<dyn Codec>) -> Self {
+        self.codec = Some(codec);
+        self
+    }
+
     /// Replaces the configuration.
     pub fn config(mut self, config: BusConfig) -> Self {
         self.config = config;
@@ -152,7 +170,11 @@ impl EventBusBuilder {
         let mut codec_config = CodecConfig::default();
         codec_config.max_encoded_size = config.max_envelope_bytes;
         codec_config.source = config.service_name.clone();
-        let codec = codec(config.codec, &codec_config);
+        config.subscribe.validate()?;
+        let custom_codec = self.codec;
+        let codec = custom_codec
+            .clone()
+            .unwrap_or_else(|| codec(config.codec, &codec_config));
 
         let metrics = Arc::new(Metrics::new());
         let ops = Arc::new(Ops::new(config.operations.clone(), metrics.clone()));
@@ -164,11 +186,19 @@ impl EventBusBuilder {
             transport.clone(),
             reporter.clone(),
             config.dead_letter.suffix.clone(),
-            config.pool.retry.max_attempts,
-            config.pool.handler_timeout,
+            config.pool.retry.clone(),
+            config
+                .pool
+                .handler_timeout
+                .or(config.subscribe.handler_timeout),
+            &config.pool.name,
+            ops.dead_letter_callbacks.clone(),
         ));
         let mut pool_config = config.pool.clone();
         pool_config.handler_timeout = None;
+        // Jobs retry in place themselves, as their subscription's policy
+        // and failure hook say.
+        pool_config.retry = evbus_keyed_pool::RetryPolicy::attempts(1);
         if pool_config.keepalive_interval.is_none() {
             pool_config.keepalive_interval = Some(Duration::from_secs(5));
         }
@@ -190,6 +220,7 @@ impl EventBusBuilder {
             pool,
             dead_letters,
             codec,
+            custom_codec,
             reporter,
             topics: TopicRegistry::new(),
             subscriptions: Mutex::new(Vec::new()),
@@ -217,6 +248,7 @@ impl EventBus {
             config: BusConfig::default(),
             transport: None,
             on_error: None,
+            codec: None,
         }
     }
 
@@ -457,7 +489,8 @@ impl EventBus {
         F: Fn(Message) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = HandlerResult> + Send + 'static,
     {
-        self.start(topic, group, Target::Raw(raw_handler(handler)))
+        let options = SubscriptionOptions::new().group(group);
+        self.start(topic, options, Target::Raw(raw_handler(handler)))
             .await
     }
 
@@ -491,7 +524,63 @@ impl EventBus {
         F: Fn(Envelope, DeliveryMeta) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = HandlerResult> + Send + 'static,
     {
-        self.start(topic, group, Target::Envelope(envelope_handler(handler)))
+        let options = SubscriptionOptions::new().group(group);
+        self.start(topic, options, Target::Envelope(envelope_handler(handler)))
+            .await
+    }
+
+    /// Subscribes `handler` to raw messages of `topic` with its own
+    /// options (group, start position, handler timeout, retry policy,
+    /// dead-letter target, share of the pool, rate limit, failure hook);
+    /// what `options` leaves unset is the bus's default. Otherwise as
+    /// [`subscribe_with`](Self::subscribe_with).
+    pub async fn subscribe_with_options<F, Fut>(
+        &self,
+        topic: &str,
+        options: SubscriptionOptions,
+        handler: F,
+    ) -> Result<SubscriptionHandle>
+    where
+        F: Fn(Message) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        self.start(topic, options, Target::Raw(raw_handler(handler)))
+            .await
+    }
+
+    /// Subscribes `handler` to decoded envelopes of `topic` with its own
+    /// options (see [`subscribe_with_options`](Self::subscribe_with_options));
+    /// otherwise as [`subscribe_envelope_with`](Self::subscribe_envelope_with).
+    pub async fn subscribe_envelope_with_options<F, Fut>(
+        &self,
+        topic: &str,
+        options: SubscriptionOptions,
+        handler: F,
+    ) -> Result<SubscriptionHandle>
+    where
+        F: Fn(Envelope, DeliveryMeta) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        self.start(topic, options, Target::Envelope(envelope_handler(handler)))
+            .await
+    }
+
+    /// Subscribes `handler` to decoded envelopes of `topic` with the whole
+    /// delivery context: the bytes as received, key, ordered headers,
+    /// partition, offset or stream sequence, broker timestamp, delivery
+    /// count and a payload hash computed when asked for. Otherwise as
+    /// [`subscribe_envelope_with_options`](Self::subscribe_envelope_with_options).
+    pub async fn subscribe_envelope_with_context<F, Fut>(
+        &self,
+        topic: &str,
+        options: SubscriptionOptions,
+        handler: F,
+    ) -> Result<SubscriptionHandle>
+    where
+        F: Fn(Envelope, DeliveryContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        self.start(topic, options, Target::Context(context_handler(handler)))
             .await
     }
 
@@ -504,12 +593,32 @@ impl EventBus {
             .unwrap_or_else(|| config.service_name.clone())
     }
 
-    async fn start(&self, topic: &str, group: &str, target: Target) -> Result<SubscriptionHandle> {
+    async fn start(
+        &self,
+        topic: &str,
+        options: SubscriptionOptions,
+        target: Target,
+    ) -> Result<SubscriptionHandle> {
         self.ensure_open()?;
         let transport = &self.inner.transport;
         transport.validate_topic(topic, TopicUse::Subscribe)?;
+        let config = &self.inner.config;
+        let max_in_flight = options.max_in_flight.unwrap_or_else(|| {
+            (config.subscribe).max_in_flight(config.pool.workers, config.pool.capacity)
+        });
+        let limits = Arc::new(Limits::new(max_in_flight, options.rate_limit)?);
+        let sink = Arc::new(self.inner.dead_letters.for_subscription(&options));
+        let group = match &options.group {
+            Some(group) => group.clone(),
+            None => self.default_group(),
+        };
+        let group = group.as_str();
         let subscription = transport
-            .subscribe(topic, group, SubscribeOptions::default())
+            .subscribe(
+                topic,
+                group,
+                SubscribeOptions::default().start_from(options.start_from),
+            )
             .await?;
         let consumer = Consumer {
             bus: self.inner.clone(),
@@ -519,6 +628,8 @@ impl EventBus {
             stats: (self.inner.ops).subscription(transport.name(), topic, group),
             target,
             stop: CancellationToken::new(),
+            sink,
+            limits,
         };
         let running = Arc::new(Running::spawn(consumer, subscription));
         {

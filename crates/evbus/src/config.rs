@@ -64,7 +64,11 @@ pub struct BusConfig {
     /// a failed handler is retried in place, later messages of its aggregate
     /// waiting, before the message is dead-lettered. Defaults (the pool's
     /// own, one source of truth): 256 workers, capacity 10,000, enqueue
-    /// timeout 500 ms, no retries, no handler timeout. One exception:
+    /// timeout 500 ms, no retries, no handler timeout (the bus's default
+    /// handler timeout is [`SubscribeConfig::handler_timeout`], 30 s; a
+    /// `pool.handler_timeout` that is set wins over it). Each subscription
+    /// holds at most its share of the pool ([`SubscribeConfig::pool_share`]).
+    /// One exception:
     /// `pool.keepalive_interval` (how often held messages' broker leases are
     /// extended, e.g. JetStream in-progress acks, while they wait or run)
     /// is 5 s when not set, since a bus needs it for every broker lease, and
@@ -165,6 +169,22 @@ pub struct SubscribeConfig {
     /// The most messages taken from the broker at once; never more than the
     /// pool has room for. Default: 500.
     pub fetch_max: usize,
+    /// The longest one handler attempt may run before it counts as a
+    /// retryable failure (retried, then dead-lettered, as the retry policy
+    /// says), so a handler that never returns cannot hold its aggregate and
+    /// its share of the pool for ever. `None` (JSON `null`): no limit.
+    /// `pool.handler_timeout`, when set, takes precedence. Default: 30 s.
+    #[serde(with = "humantime_serde")]
+    pub handler_timeout: Option<Duration>,
+    /// The share of the pool's workers one subscription may hold messages
+    /// in at once (queued, running or waiting to be retried), in
+    /// `0.0..=1.0`: `max(1, floor(pool.workers × pool_share))`, and never
+    /// more than the pool's capacity. So one subscription whose handlers
+    /// hang, or one wedged aggregate, leaves the rest of the pool to the
+    /// other subscriptions. A subscription may set its own cap
+    /// ([`SubscriptionOptions::max_in_flight`](crate::SubscriptionOptions::max_in_flight)).
+    /// Default: 0.5.
+    pub pool_share: f64,
 }
 
 impl Default for SubscribeConfig {
@@ -172,7 +192,38 @@ impl Default for SubscribeConfig {
         Self {
             group: None,
             fetch_max: 500,
+            handler_timeout: Some(DEFAULT_HANDLER_TIMEOUT),
+            pool_share: 0.5,
         }
+    }
+}
+
+/// The default of [`SubscribeConfig::handler_timeout`].
+pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl SubscribeConfig {
+    /// The cap on one subscription's messages in a pool of `workers`
+    /// workers and `capacity` slots.
+    pub(crate) fn max_in_flight(&self, workers: usize, capacity: usize) -> usize {
+        // Truncation is the intent: a share rounds down to whole workers.
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let cap = (workers as f64 * self.pool_share) as usize;
+        cap.clamp(1, capacity.max(1))
+    }
+
+    /// Rejects a share outside `0.0..=1.0`.
+    pub(crate) fn validate(&self) -> Result<(), crate::BusError> {
+        if !(0.0..=1.0).contains(&self.pool_share) {
+            return Err(crate::BusError::config(format!(
+                "subscribe.pool_share must be within 0.0..=1.0, not {}",
+                self.pool_share
+            )));
+        }
+        Ok(())
     }
 }
 

@@ -7,6 +7,8 @@ use evbus_envelope::Envelope;
 use evbus_transport::{Headers, Position};
 use futures::future::BoxFuture;
 
+use crate::context::DeliveryContext;
+
 /// Where a message came from and how often the broker delivered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryMeta {
@@ -19,6 +21,9 @@ pub struct DeliveryMeta {
     pub delivery_count: u32,
     /// Its position on the broker.
     pub position: Position,
+    /// When the broker stored it, where the broker keeps a timestamp (see
+    /// [`Delivery::timestamp`](evbus_transport::Delivery::timestamp)).
+    pub timestamp: Option<std::time::SystemTime>,
 }
 
 /// A raw message as a [`subscribe`](crate::EventBus::subscribe) handler sees
@@ -105,6 +110,17 @@ pub(crate) type RawHandler =
     Arc<dyn Fn(Message) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
 pub(crate) type EnvelopeHandler =
     Arc<dyn Fn(Envelope, DeliveryMeta) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
+
+pub(crate) type ContextHandler =
+    Arc<dyn Fn(Envelope, DeliveryContext) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
+
+pub(crate) fn context_handler<F, Fut>(handler: F) -> ContextHandler
+where
+    F: Fn(Envelope, DeliveryContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = HandlerResult> + Send + 'static,
+{
+    Arc::new(move |envelope, context| Box::pin(handler(envelope, context)))
+}
 
 pub(crate) fn raw_handler<F, Fut>(handler: F) -> RawHandler
 where

@@ -4,6 +4,7 @@
 mod backend;
 mod bus;
 mod config;
+mod context;
 mod detached;
 mod error;
 mod handler;
@@ -15,12 +16,20 @@ pub mod telemetry;
 mod tracing_otel;
 
 pub use bus::{EventBus, EventBusBuilder};
-pub use config::{Backend, BusConfig, DeadLetterConfig, PublishConfig, SubscribeConfig};
+pub use config::{
+    Backend, BusConfig, DEFAULT_HANDLER_TIMEOUT, DeadLetterConfig, PublishConfig, SubscribeConfig,
+};
+pub use context::DeliveryContext;
 pub use error::{BusError, BusErrorKind, Result};
 pub use handler::{DeliveryMeta, HandlerError, HandlerResult, Message};
-pub use operations::{BacklogAlert, HealthAlert, HealthSnapshot, Level, OperationsConfig};
+pub use operations::{
+    BacklogAlert, DeadLettered, HealthAlert, HealthSnapshot, Level, OperationsConfig,
+};
 pub use report::ErrorCallback;
-pub use subscribe::SubscriptionHandle;
+pub use subscribe::{
+    DeadLetterTarget, Failure, FailureAction, FailureHook, RateLimit, SubscriptionHandle,
+    SubscriptionOptions,
+};
 
 pub use evbus_envelope as envelope;
 pub use evbus_envelope::{CodecKind, Envelope};
@@ -28,7 +37,7 @@ pub use evbus_keyed_pool::{PoolConfig, RetryPolicy};
 pub use evbus_topics as topics;
 pub use evbus_topics::{Strategy, TopicOptions, TopicPolicy};
 pub use evbus_transport as transport;
-pub use evbus_transport::{OutgoingMessage, Position, Receipt};
+pub use evbus_transport::{OutgoingMessage, Position, Receipt, StartFrom};
 
 #[cfg(feature = "nats")]
 #[cfg_attr(docsrs, doc(cfg(feature = "nats")))]

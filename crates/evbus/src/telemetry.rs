@@ -53,9 +53,13 @@ pub const FENCED: &str = "evbus_consume_fenced_total";
 pub const OWNERSHIP_CHANGES: &str = "evbus_ownership_changes_total";
 /// Histogram: seconds each handler attempt ran, labels `topic`, `group`.
 pub const HANDLER_SECONDS: &str = "evbus_handler_duration_seconds";
-/// Histogram: seconds from fetching a delivery to its handler's first
-/// start (time spent waiting in the pool), labels `topic`, `group`.
+/// Histogram: seconds from the broker's timestamp of a delivery (its
+/// fetch, where the broker keeps none) to its handler's first start,
+/// labels `topic`, `group`.
 pub const QUEUE_SECONDS: &str = "evbus_queue_duration_seconds";
+/// Histogram: seconds a subscription's fetch waited for its rate limit
+/// (recorded only for subscriptions with one), labels `topic`, `group`.
+pub const SUBSCRIBE_RATE_WAIT_SECONDS: &str = "evbus_subscribe_rate_wait_seconds";
 /// Gauge: messages stored for the group and not yet delivered, labels
 /// `topic`, `group`; sampled from the broker.
 pub const CONSUMER_PENDING: &str = "evbus_consumer_pending";
@@ -160,7 +164,13 @@ pub const CATALOGUE: &[MetricInfo] = &[
         "partitions assigned, revoked or lost",
     ),
     info(HANDLER_SECONDS, H, SUB, "duration of each handler attempt"),
-    info(QUEUE_SECONDS, H, SUB, "fetch to first handler start"),
+    info(QUEUE_SECONDS, H, SUB, "broker timestamp to first handler start"),
+    info(
+        SUBSCRIBE_RATE_WAIT_SECONDS,
+        H,
+        SUB,
+        "waits for the subscription's rate limit",
+    ),
     info(CONSUMER_PENDING, G, SUB, "stored, not yet delivered"),
     info(
         CONSUMER_ACK_PENDING,
@@ -386,6 +396,7 @@ pub(crate) struct SubscriptionMetrics {
     pub(crate) ownership: [Counter; 3],
     pub(crate) handler_seconds: Histogram,
     pub(crate) queue_seconds: Histogram,
+    pub(crate) rate_wait_seconds: Histogram,
     pub(crate) pending: Gauge,
     pub(crate) ack_pending: Gauge,
     pub(crate) lag: Gauge,
@@ -407,6 +418,7 @@ impl SubscriptionMetrics {
             }),
             handler_seconds: histogram!(HANDLER_SECONDS, &labels),
             queue_seconds: histogram!(QUEUE_SECONDS, &labels),
+            rate_wait_seconds: histogram!(SUBSCRIBE_RATE_WAIT_SECONDS, &labels),
             pending: gauge!(CONSUMER_PENDING, &labels),
             ack_pending: gauge!(CONSUMER_ACK_PENDING, &labels),
             lag: gauge!(CONSUMER_LAG, &labels),

@@ -22,6 +22,11 @@ fn documented_example_parses() {
     assert_eq!(config.pool.handler_timeout, Some(Duration::from_secs(30)));
     assert_eq!(config.dead_letter.suffix.as_deref(), Some(".dlq"));
     assert_eq!(config.subscribe.group.as_deref(), Some("billing"));
+    assert_eq!(
+        config.subscribe.handler_timeout,
+        Some(Duration::from_secs(30))
+    );
+    assert!((config.subscribe.pool_share - 0.5).abs() < f64::EPSILON);
     assert_eq!(config.operations.backlog.warning, Some(1000));
     assert_eq!(config.operations.publisher_backlog.warning, Some(5000));
     assert_eq!(config.operations.health.interval, Duration::from_secs(120));
@@ -41,6 +46,12 @@ fn documented_defaults_are_the_defaults() {
     assert_eq!(config.dead_letter.suffix.as_deref(), Some(".dlq"));
     assert_eq!(config.dead_letter.max_deliveries, 10);
     assert_eq!(config.subscribe.fetch_max, 500);
+    assert_eq!(
+        config.subscribe.handler_timeout,
+        Some(Duration::from_secs(30))
+    );
+    assert_eq!(config.pool.handler_timeout, None);
+    assert!((config.subscribe.pool_share - 0.5).abs() < f64::EPSILON);
     assert_eq!(config.publish.queue_capacity, 10_000);
     let operations = &config.operations;
     assert_eq!(operations.sample_interval, Duration::from_secs(5));

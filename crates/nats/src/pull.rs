@@ -378,8 +378,8 @@ impl PullSubscription {
             message,
             context: self.shared.jetstream.clone(),
         };
-        let (sequence, delivered) = match info.info() {
-            Ok(info) => (info.stream_sequence, info.delivered),
+        let (sequence, delivered, published) = match info.info() {
+            Ok(info) => (info.stream_sequence, info.delivered, info.published),
             Err(error) => {
                 tracing::warn!(%error, topic = &*self.target.topic, "not a JetStream delivery; dropped");
                 return None;
@@ -415,6 +415,7 @@ impl PullSubscription {
                 partition: 0,
                 offset: sequence,
             },
+            timestamp: Some(published.into()),
             ack: AckHandle::new(Arc::new(acker)),
         })
     }

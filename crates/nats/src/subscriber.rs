@@ -302,6 +302,8 @@ impl CoreSubscription {
             payload: message.payload,
             delivery_count: 1,
             position: Position::default(),
+            // Core NATS stores nothing, so it keeps no timestamp.
+            timestamp: None,
             ack: AckHandle::new(Arc::new(CoreAcker)),
         }
     }

@@ -1,6 +1,9 @@
 //! A received message and the handle that settles it exactly once.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -180,6 +183,18 @@ pub struct Delivery {
     pub delivery_count: u32,
     /// Where it is stored on the broker.
     pub position: Position,
+    /// When the broker stored it: JetStream's `published` time, the Kafka
+    /// record timestamp (the producer's create time, or the broker's append
+    /// time on topics with `message.timestamp.type=LogAppendTime`), the
+    /// memory broker's append time. `None` where the broker keeps none
+    /// (core NATS).
+    ///
+    /// # Behavior
+    /// - A persistent transport's deliveries carry a timestamp within the
+    ///   publish window: not before the publish call started (less the
+    ///   broker's clock skew) and not after it returned (scenario
+    ///   `broker_timestamp`).
+    pub timestamp: Option<SystemTime>,
     /// Settles it.
     pub ack: AckHandle,
 }

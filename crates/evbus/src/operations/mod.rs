@@ -4,12 +4,15 @@
 //! returns. See docs/operations.md.
 
 mod config;
+mod dead_letters;
 mod health;
 mod sampler;
 mod snapshot;
 mod state;
 
 pub use config::{BacklogThresholds, HealthConfig, OperationsConfig};
+pub(crate) use dead_letters::DeadLetterCallbacks;
+pub use dead_letters::DeadLettered;
 pub use health::{HealthAlert, HealthMessage, HealthMonitor, HealthPublisher};
 pub(crate) use sampler::run as sample;
 pub use sampler::{BacklogAlert, BacklogOf};

@@ -32,6 +32,8 @@ pub(crate) struct Ops {
     /// its consumer, which prunes it here.
     subscriptions: Mutex<Vec<Weak<SubscriptionStats>>>,
     pub(crate) backlog_callbacks: Mutex<Vec<BacklogCallback>>,
+    /// Told of every message dead-lettered.
+    pub(crate) dead_letter_callbacks: Arc<super::DeadLetterCallbacks>,
     /// The publisher's backlog level at the last sample.
     pub(crate) publisher_level: Mutex<Level>,
     /// The services the bus's health monitors track.
@@ -47,6 +49,7 @@ impl Ops {
             metrics,
             subscriptions: Mutex::new(Vec::new()),
             backlog_callbacks: Mutex::new(Vec::new()),
+            dead_letter_callbacks: Arc::default(),
             publisher_level: Mutex::new(Level::Ok),
             sources: Sources::default(),
             stop: CancellationToken::new(),
@@ -109,13 +112,32 @@ impl SubscriptionStats {
         }
     }
 
-    /// Records a handler attempt: how long its delivery waited since it was
-    /// fetched (first attempt only) and how long the attempt ran.
-    pub(crate) fn attempted(&self, fetched: Instant, started: Instant, first: bool) {
+    /// Records a wait for the subscription's rate limit (none without one).
+    pub(crate) fn rate_limited(&self, waited: std::time::Duration) {
+        if !waited.is_zero() {
+            self.metrics.rate_wait_seconds.record(waited);
+        }
+    }
+
+    /// Records a handler attempt: how long its delivery waited since the
+    /// broker stored it (since it was fetched, where the broker keeps no
+    /// timestamp), first attempt only, and how long the attempt ran.
+    pub(crate) fn attempted(
+        &self,
+        fetched: Instant,
+        stored: Option<SystemTime>,
+        started: Instant,
+        first: bool,
+    ) {
         if first {
-            self.metrics
-                .queue_seconds
-                .record(started.saturating_duration_since(fetched));
+            let queued = match stored {
+                // The start, on the wall clock the broker's timestamp uses.
+                Some(stored) => (SystemTime::now() - started.elapsed())
+                    .duration_since(stored)
+                    .unwrap_or_default(),
+                None => started.saturating_duration_since(fetched),
+            };
+            self.metrics.queue_seconds.record(queued);
         }
         self.metrics.handler_seconds.record(started.elapsed());
     }

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
+    DeadLetterSink, Limits,
     job::{Handler, Job, PoolKey, Source},
     ownership,
     settle::{self, Pending},
@@ -20,7 +21,7 @@ use super::{
 use crate::{
     bus::BusInner,
     error::BusError,
-    handler::{DeliveryMeta, EnvelopeHandler, RawHandler},
+    handler::{ContextHandler, DeliveryMeta, EnvelopeHandler, RawHandler},
     operations::SubscriptionStats,
 };
 
@@ -38,6 +39,8 @@ impl Drop for AbortOnDrop {
 pub(crate) enum Target {
     Raw(RawHandler),
     Envelope(EnvelopeHandler),
+    /// An envelope handler given the whole delivery context.
+    Context(ContextHandler),
 }
 
 /// One subscription's consumer.
@@ -49,6 +52,10 @@ pub(crate) struct Consumer {
     pub stats: Arc<SubscriptionStats>,
     pub target: Target,
     pub stop: CancellationToken,
+    /// The subscription's retry, timeout, failure and dead-letter choices.
+    pub sink: Arc<DeadLetterSink>,
+    /// The subscription's share of the pool and its rate limit.
+    pub limits: Arc<Limits>,
 }
 
 impl Consumer {
@@ -95,7 +102,21 @@ impl Consumer {
                     () = self.bus.pool.wait_for_capacity() => {}
                 }
             }
-            let max = self.bus.pool.free_capacity().clamp(1, fetch_max);
+            // Nor more than this subscription's share of the pool.
+            if self.limits.room() == 0 {
+                tokio::select! {
+                    biased;
+                    () = self.stop.cancelled() => return,
+                    () = self.limits.wait_for_room() => {}
+                }
+            }
+            let room = self.bus.pool.free_capacity().min(self.limits.room());
+            let (max, waited) = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return,
+                paced = self.limits.pace(room.clamp(1, fetch_max)) => paced,
+            };
+            self.stats.rate_limited(waited);
             let batch = tokio::select! {
                 biased;
                 () = self.stop.cancelled() => return,
@@ -168,6 +189,7 @@ impl Consumer {
             group: self.group.clone(),
             delivery_count: delivery.delivery_count,
             position: delivery.position,
+            timestamp: delivery.timestamp,
         }
     }
 
@@ -198,21 +220,37 @@ impl Consumer {
             let error = format!("delivered {delivery_count} times, more than the limit of {limit}");
             Handler::GiveUp(Reason::DeliveryLimit, error)
         } else {
-            match &self.target {
-                Target::Raw(handler) => Handler::Raw(handler.clone()),
+            let decode = || match &self.bus.custom_codec {
+                Some(codec) => codec.decode(&headers, payload.clone()),
+                None => decode_any(&headers, payload.clone(), &self.bus.codec_config),
+            };
+            let decoded = match &self.target {
+                Target::Raw(handler) => Ok(Handler::Raw(handler.clone())),
                 Target::Envelope(handler) => {
-                    match decode_any(&headers, payload.clone(), &self.bus.codec_config) {
-                        Ok(envelope) => {
-                            aggregate = Some(envelope.aggregate_id().to_owned());
-                            Handler::Envelope(handler.clone(), envelope)
-                        }
-                        Err(error) => Handler::GiveUp(
-                            Reason::Undecodable,
-                            format!("cannot decode the envelope: {error}"),
-                        ),
-                    }
+                    decode().map(|envelope| Handler::Envelope(handler.clone(), envelope))
                 }
+                Target::Context(handler) => {
+                    decode().map(|envelope| Handler::Context(handler.clone(), envelope))
+                }
+            };
+            match decoded {
+                Ok(handler) => {
+                    if let Handler::Envelope(_, envelope) | Handler::Context(_, envelope) = &handler
+                    {
+                        aggregate = Some(envelope.aggregate_id().to_owned());
+                    }
+                    handler
+                }
+                Err(error) => Handler::GiveUp(
+                    Reason::Undecodable,
+                    format!("cannot decode the envelope: {error}"),
+                ),
             }
+        };
+        let slot = tokio::select! {
+            biased;
+            () = self.stop.cancelled() => return Err((meta, ack)),
+            slot = self.limits.slot() => slot,
         };
         let source = Source {
             key,
@@ -221,6 +259,7 @@ impl Consumer {
             meta: meta.clone(),
             fetched: Instant::now(),
             stats: self.stats.clone(),
+            slot,
         };
         let key: Option<PoolKey> = aggregate.map(|aggregate| (self.id, aggregate));
         let lease = ack.lease();
@@ -234,7 +273,7 @@ impl Consumer {
             source,
             lease,
             ack.fence(),
-            self.bus.dead_letters.clone(),
+            self.sink.clone(),
         ));
         loop {
             let submitted = tokio::select! {

@@ -8,22 +8,41 @@ use evbus_transport::{
     dead_letter::{DeadLetter, Reason, TRUNCATED, is_broker_directive},
 };
 
-use super::job::{Source, Verdict};
-use crate::{error::BusError, report::Reporter};
+use evbus_envelope::aggregate_id_of;
+use evbus_keyed_pool::RetryPolicy;
+
+use super::{
+    job::{Source, Verdict},
+    options::{DeadLetterTarget, FailureHook, SubscriptionOptions},
+};
+use crate::{
+    error::BusError,
+    operations::{DeadLetterCallbacks, DeadLettered},
+    report::Reporter,
+};
 
 /// The first wait before a failed dead-letter publish is tried again.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest wait between dead-letter publish attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// What jobs need to finish a failed message: the retry limit, the handler
-/// timeout, and where and how to dead-letter.
+/// What jobs need to finish a failed message: the retry policy, the
+/// failure hook, the handler timeout, and where and how to dead-letter.
+/// The bus holds one with its defaults; each subscription derives its own
+/// ([`for_subscription`](Self::for_subscription)).
+#[derive(Clone)]
 pub(crate) struct DeadLetterSink {
     transport: Arc<dyn Transport>,
     reporter: Arc<Reporter>,
     suffix: Option<String>,
-    max_attempts: u32,
+    /// A subscription's own dead-letter topic, overriding the suffix.
+    fixed_topic: Option<String>,
+    retry: RetryPolicy,
+    on_failure: Option<FailureHook>,
     handler_timeout: Option<Duration>,
+    /// The pool's retry counter: retries run inside jobs, not the pool.
+    retries: metrics::Counter,
+    callbacks: Arc<DeadLetterCallbacks>,
 }
 
 impl DeadLetterSink {
@@ -31,20 +50,58 @@ impl DeadLetterSink {
         transport: Arc<dyn Transport>,
         reporter: Arc<Reporter>,
         suffix: Option<String>,
-        max_attempts: u32,
+        retry: RetryPolicy,
         handler_timeout: Option<Duration>,
+        pool_name: &str,
+        callbacks: Arc<DeadLetterCallbacks>,
     ) -> Self {
+        let pool = pool_name.to_owned();
         Self {
             transport,
             reporter,
             suffix,
-            max_attempts: max_attempts.max(1),
+            fixed_topic: None,
+            retry,
+            on_failure: None,
             handler_timeout,
+            retries: metrics::counter!(evbus_keyed_pool::metric_names::RETRIES, "pool" => pool),
+            callbacks,
         }
     }
 
+    /// Counts a retry about to start.
+    pub(crate) fn retried(&self) {
+        self.retries.increment(1);
+    }
+
+    /// This sink with a subscription's overrides applied.
+    pub(crate) fn for_subscription(&self, options: &SubscriptionOptions) -> Self {
+        let mut sink = self.clone();
+        if let Some(timeout) = options.handler_timeout {
+            sink.handler_timeout = timeout;
+        }
+        if let Some(retry) = &options.retry {
+            sink.retry = retry.clone();
+        }
+        match &options.dead_letter {
+            None | Some(DeadLetterTarget::BusDefault) => {}
+            Some(DeadLetterTarget::Topic(topic)) => sink.fixed_topic = Some(topic.clone()),
+            Some(DeadLetterTarget::Disabled) => sink.suffix = None,
+        }
+        sink.on_failure = options.on_failure.clone();
+        sink
+    }
+
     pub(crate) fn max_attempts(&self) -> u32 {
-        self.max_attempts
+        self.retry.max_attempts.max(1)
+    }
+
+    pub(crate) fn retry(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    pub(crate) fn on_failure(&self) -> Option<&FailureHook> {
+        self.on_failure.as_ref()
     }
 
     pub(crate) fn handler_timeout(&self) -> Option<Duration> {
@@ -53,6 +110,9 @@ impl DeadLetterSink {
 
     /// The dead-letter topic of `topic`, when dead-lettering is on.
     pub(crate) fn topic_for(&self, topic: &str) -> Option<String> {
+        if let Some(fixed) = &self.fixed_topic {
+            return Some(fixed.clone());
+        }
         self.suffix
             .as_ref()
             .map(|suffix| format!("{topic}{suffix}"))
@@ -125,6 +185,21 @@ impl DeadLetterSink {
                         dead_letter_topic = %topic, reason = reason.as_str(), %error, attempts,
                         "message dead-lettered");
                     self.reporter.metrics().dead_lettered(reason);
+                    self.callbacks.notify(|| DeadLettered {
+                        topic: meta.topic.to_string(),
+                        group: meta.group.to_string(),
+                        dead_letter_topic: topic.clone(),
+                        aggregate_id: aggregate_id_of(
+                            None,
+                            &source.headers,
+                            source.key.as_deref(),
+                            None,
+                        ),
+                        position: meta.position,
+                        reason,
+                        error: error.to_owned(),
+                        attempts,
+                    });
                     return Verdict::DeadLettered;
                 }
                 Err(publish_error) => publish_error,

@@ -19,9 +19,10 @@ use evbus_transport::{Headers, Lease, dead_letter::Reason, ownership::Fence};
 use futures::{FutureExt, future::BoxFuture};
 use parking_lot::Mutex;
 
-use super::dead_letter::DeadLetterSink;
+use super::{dead_letter::DeadLetterSink, failure, options::FailureAction};
+use crate::context::DeliveryContext;
 use crate::handler::{
-    DeliveryMeta, EnvelopeHandler, HandlerError, HandlerResult, Message, RawHandler,
+    ContextHandler, DeliveryMeta, EnvelopeHandler, HandlerError, HandlerResult, Message, RawHandler,
 };
 use crate::{operations::SubscriptionStats, tracing_otel};
 use tracing::Instrument;
@@ -58,6 +59,10 @@ pub(crate) struct Source {
     /// When it was fetched, for the queue-time metric.
     pub fetched: Instant,
     pub stats: Arc<SubscriptionStats>,
+    /// The message's place in its subscription's share of the pool, given
+    /// back when the job is dropped.
+    #[expect(dead_code, reason = "held, never read: dropping it frees the slot")]
+    pub slot: tokio::sync::OwnedSemaphorePermit,
 }
 
 // Jobs live behind an `Arc`, so the size difference costs nothing; boxing the
@@ -66,6 +71,7 @@ pub(crate) struct Source {
 pub(crate) enum Handler {
     Raw(RawHandler),
     Envelope(EnvelopeHandler, Envelope),
+    Context(ContextHandler, Envelope),
     /// Dead-letter without running a handler (undecodable bytes, too many
     /// broker deliveries).
     GiveUp(Reason, String),
@@ -103,55 +109,75 @@ impl Job {
         }
     }
 
-    /// Runs one attempt. A failure the retry policy allows to retry is
-    /// returned (the pool retries in place); the last failure is
-    /// dead-lettered here and reported as a verdict.
+    /// Runs the handler until it succeeds or the failure is answered:
+    /// retried in place (the pool holds the aggregate, so its later
+    /// messages wait), dead-lettered, or skipped, as the subscription's
+    /// failure hook or retry policy decides. Never hands a failure back to
+    /// the pool.
     pub(crate) fn run(self: Arc<Self>) -> BoxFuture<'static, Result<Verdict, HandlerError>> {
-        Box::pin(async move { self.attempt().await })
+        Box::pin(async move { Ok(self.attempts().await) })
     }
 
-    async fn attempt(&self) -> Result<Verdict, HandlerError> {
-        // Checked before every attempt, retries included: once the
-        // partition moved, its new owner handles this delivery and later
-        // ones of its aggregate, so running it here would run it beside or
-        // after them.
+    async fn attempts(&self) -> Verdict {
+        // Checked before every attempt, retries included, and before a
+        // dead-letter copy: once the partition moved, its new owner handles
+        // this delivery and later ones of its aggregate, so running it here
+        // would run it beside or after them, and the new owner decides for
+        // itself whether it fails for good.
         if self.is_fenced() {
-            return Ok(Verdict::Fenced);
+            return Verdict::Fenced;
         }
-        let attempt = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;
-        let failure = match &self.handler {
-            Handler::GiveUp(reason, error) => {
-                let first = *self
-                    .first_failure
-                    .lock()
-                    .get_or_insert_with(SystemTime::now);
-                return Ok(self
-                    .sink
-                    .dead_letter(&self.source, *reason, error, 0, first)
-                    .await);
-            }
-            _ => match self.timed_call(attempt).await {
-                Ok(()) => return Ok(Verdict::Handled),
-                Err(failure) => failure,
-            },
-        };
-        let first = *self
-            .first_failure
-            .lock()
-            .get_or_insert_with(SystemTime::now);
-        if failure.is_permanent() || attempt >= self.sink.max_attempts() {
-            // The new owner decides for itself whether it fails for good.
-            if self.is_fenced() {
-                return Ok(Verdict::Fenced);
-            }
-            let error = failure.to_string();
-            let reason = Reason::HandlerFailed;
-            return Ok(self
+        if let Handler::GiveUp(reason, error) = &self.handler {
+            let first = *self
+                .first_failure
+                .lock()
+                .get_or_insert_with(SystemTime::now);
+            return self
                 .sink
-                .dead_letter(&self.source, reason, &error, attempt, first)
-                .await);
+                .dead_letter(&self.source, *reason, error, 0, first)
+                .await;
         }
-        Err(failure)
+        loop {
+            if self.is_fenced() {
+                return Verdict::Fenced;
+            }
+            let attempt = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            let failure = match self.timed_call(attempt).await {
+                Ok(()) => return Verdict::Handled,
+                Err(failure) => failure,
+            };
+            let first = *self
+                .first_failure
+                .lock()
+                .get_or_insert_with(SystemTime::now);
+            if self.is_fenced() {
+                return Verdict::Fenced;
+            }
+            match failure::decide(&self.sink, &failure, attempt, &self.source.meta) {
+                FailureAction::Retry => {
+                    self.sink.retried();
+                    tokio::time::sleep(self.sink.retry().backoff(attempt)).await;
+                }
+                FailureAction::RetryAfter(wait) => {
+                    self.sink.retried();
+                    tokio::time::sleep(wait).await;
+                }
+                FailureAction::Skip => {
+                    let meta = &self.source.meta;
+                    tracing::warn!(topic = %meta.topic, position = %meta.position,
+                        error = %failure, attempt, "message skipped by the failure hook: acked unhandled");
+                    return Verdict::Handled;
+                }
+                FailureAction::DeadLetter => {
+                    let error = failure.to_string();
+                    let reason = Reason::HandlerFailed;
+                    return self
+                        .sink
+                        .dead_letter(&self.source, reason, &error, attempt, first)
+                        .await;
+                }
+            }
+        }
     }
 
     async fn timed_call(&self, attempt: u32) -> HandlerResult {
@@ -159,7 +185,8 @@ impl Job {
         let source = &self.source;
         let span = tracing_otel::process_span(source.stats.system, &source.meta, &source.headers);
         let result = self.call().instrument(span).await;
-        (self.source.stats).attempted(self.source.fetched, started, attempt == 1);
+        let (fetched, stored) = (self.source.fetched, self.source.meta.timestamp);
+        (self.source.stats).attempted(fetched, stored, started, attempt == 1);
         result
     }
 
@@ -181,6 +208,15 @@ impl Job {
             Handler::Envelope(handler, envelope) => {
                 Some(handler(envelope.clone(), source.meta.clone()))
             }
+            Handler::Context(handler, envelope) => Some(handler(
+                envelope.clone(),
+                DeliveryContext::new(
+                    source.meta.clone(),
+                    source.key.clone(),
+                    source.headers.clone(),
+                    source.payload.clone(),
+                ),
+            )),
             Handler::GiveUp(..) => None,
         }));
         let call = match called {

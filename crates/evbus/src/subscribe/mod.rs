@@ -4,7 +4,10 @@
 
 mod consumer;
 mod dead_letter;
+mod failure;
 mod job;
+mod limits;
+mod options;
 mod ownership;
 mod settle;
 
@@ -16,6 +19,10 @@ use tokio_util::sync::CancellationToken;
 pub(crate) use consumer::{Consumer, Target};
 pub(crate) use dead_letter::DeadLetterSink;
 pub(crate) use job::{Job, Pool};
+pub(crate) use limits::Limits;
+pub use options::{
+    DeadLetterTarget, Failure, FailureAction, FailureHook, RateLimit, SubscriptionOptions,
+};
 
 /// A running subscription. Dropping the handle does not stop it; the bus
 /// stops every subscription at [`close`](crate::EventBus::close), or call

@@ -21,6 +21,7 @@ use evbus::{
     transport::{dead_letter, header},
 };
 use libtest_mimic::{Arguments, Failed, Trial};
+use sha2::Digest;
 use tokio::sync::Notify;
 
 pub use support::BusFactory;
@@ -49,6 +50,8 @@ pub fn run(factory: impl BusFactory) -> ExitCode {
         retry_in_place_holds_back_the_aggregate,
         dead_letter_after_exhausted_retries,
         dead_letter_undecodable_bytes,
+        dead_letter_callback,
+        delivery_context,
         dead_letter_of_a_message_at_the_size_limit,
         panicking_handler_is_isolated,
         handler_panicking_before_its_future_keeps_order,
@@ -330,6 +333,119 @@ async fn dead_letter_undecodable_bytes(factory: Arc<dyn BusFactory>) -> anyhow::
     ensure!(&letters[0].payload[..] == b"\xff\x00 not an envelope");
     recorder.wait_for(1).await?;
     bus.close().await?;
+    Ok(())
+}
+
+/// An envelope handler's delivery context carries what the broker stored:
+/// the bytes as published, key, headers in order, the receipt's partition
+/// and offset, a broker timestamp within the publish window, and the
+/// payload's SHA-256.
+async fn delivery_context(factory: Arc<dyn BusFactory>) -> anyhow::Result<()> {
+    let (bus, topic) = bus_with_topic(&factory, |_| {}).await?;
+    let (seen, mut contexts) = tokio::sync::mpsc::unbounded_channel();
+    bus.subscribe_envelope_with_context(
+        &topic,
+        evbus::SubscriptionOptions::new(),
+        move |event: Envelope, context| {
+            let seen = seen.clone();
+            async move {
+                let _ = seen.send((event, context));
+                Ok(())
+            }
+        },
+    )
+    .await?;
+    let event = envelope("ctx", 1);
+    let codec = evbus::envelope::codec(
+        bus.config().codec,
+        &evbus::envelope::CodecConfig::new(bus.config().service_name.clone()),
+    );
+    let encoded = codec.encode(&event)?;
+    let before = std::time::SystemTime::now() - Duration::from_secs(1);
+    let receipt = bus.publish_envelope(&topic, &event).await?;
+    let after = std::time::SystemTime::now() + Duration::from_secs(1);
+    let (handled, context) = tokio::time::timeout(Duration::from_secs(20), contexts.recv())
+        .await
+        .context("the handler was not called")?
+        .context("channel closed")?;
+    ensure!(handled == event);
+    ensure!(context.topic() == topic);
+    ensure!(context.key() == Some("ctx"), "key {:?}", context.key());
+    ensure!(
+        context.payload()[..] == encoded.body[..],
+        "the bytes as published"
+    );
+    ensure!(context.payload_vec() == encoded.body.to_vec());
+    let hash: [u8; 32] = sha2::Sha256::digest(&encoded.body).into();
+    ensure!(context.payload_sha256() == hash, "payload hash");
+    ensure!(
+        context.headers().iter().map(|(n, _)| n).collect::<Vec<_>>()
+            == encoded.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+        "headers in order: {:?} vs {:?}",
+        context.headers(),
+        encoded.headers
+    );
+    ensure!(
+        (context.partition(), context.offset())
+            == (receipt.position.partition, receipt.position.offset),
+        "position {}/{} vs receipt {}",
+        context.partition(),
+        context.offset(),
+        receipt.position
+    );
+    ensure!(context.delivery_count() == 1);
+    let stamp = context.timestamp().context("a broker timestamp")?;
+    ensure!(
+        before <= stamp && stamp <= after,
+        "timestamp {stamp:?} outside {before:?}..{after:?}"
+    );
+    bus.close().await?;
+    Ok(())
+}
+
+/// The dead-letter callback names the topic, aggregate, reason and
+/// position of a message once its copy is stored, the same on every backend.
+async fn dead_letter_callback(factory: Arc<dyn BusFactory>) -> anyhow::Result<()> {
+    let (bus, topic) = bus_with_topic(&factory, |_| {}).await?;
+    let dead = support::dead_letters(&bus, &topic).await?;
+    let (told, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    bus.on_dead_letter(move |dead| {
+        let _ = told.send(dead.clone());
+    });
+    bus.subscribe_envelope(&topic, |_, _| async {
+        Err(HandlerError::permanent("cannot handle it"))
+    })
+    .await?;
+    bus.publish_envelope(&topic, &envelope("poison", 1)).await?;
+    let letters = dead.wait_for(1).await?;
+    let stored = dead_letter::DeadLetter::from_headers(&letters[0].headers)
+        .context("dead-letter headers")?;
+    let callback = tokio::time::timeout(Duration::from_secs(10), heard.recv())
+        .await
+        .context("the callback was not called")?
+        .context("callback channel closed")?;
+    ensure!(callback.topic == topic, "{callback:?}");
+    ensure!(
+        callback.dead_letter_topic == format!("{topic}.dlq"),
+        "{callback:?}"
+    );
+    ensure!(
+        callback.aggregate_id.as_deref() == Some("poison"),
+        "{callback:?}"
+    );
+    ensure!(
+        callback.reason == dead_letter::Reason::HandlerFailed,
+        "{callback:?}"
+    );
+    ensure!(callback.error.contains("cannot handle it"), "{callback:?}");
+    ensure!(callback.attempts == 1, "{callback:?}");
+    ensure!(
+        callback.position == stored.position,
+        "{callback:?} vs {stored:?}"
+    );
+    ensure!(callback.group == stored.group, "{callback:?} vs {stored:?}");
+    bus.close().await?;
+    ensure!(heard.try_recv().is_err(), "told once");
     Ok(())
 }
 

@@ -33,6 +33,8 @@ pub(crate) struct RecordData {
     pub key: Option<String>,
     pub headers: Headers,
     pub payload: Bytes,
+    /// The record timestamp (create or log-append time), if it has one.
+    pub timestamp: Option<std::time::SystemTime>,
 }
 
 impl RecordData {
@@ -53,6 +55,11 @@ impl RecordData {
             key,
             headers,
             payload: Bytes::copy_from_slice(message.payload().unwrap_or_default()),
+            timestamp: message
+                .timestamp()
+                .to_millis()
+                .and_then(|ms| u64::try_from(ms).ok())
+                .map(|ms| std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms)),
         }
     }
 }

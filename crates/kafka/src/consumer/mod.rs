@@ -208,6 +208,7 @@ impl KafkaSubscription {
                 partition: u32::try_from(record.partition).unwrap_or_default(),
                 offset: u64::try_from(record.offset).unwrap_or_default(),
             },
+            timestamp: record.data.timestamp,
             ack: AckHandle::new(Arc::new(KafkaAcker {
                 handoff: self.handoff.clone(),
                 record,

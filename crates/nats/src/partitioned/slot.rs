@@ -127,6 +127,7 @@ impl Slot {
             payload,
             delivery_count,
             mut position,
+            timestamp,
             ack,
         } = delivery;
         position.partition = self.partition;
@@ -143,6 +144,7 @@ impl Slot {
             payload,
             delivery_count,
             position,
+            timestamp,
             ack: AckHandle::new(Arc::new(acker)),
         }
     }

@@ -26,6 +26,8 @@ pub(super) struct Stored {
     pub key: Option<String>,
     pub headers: Headers,
     pub payload: Bytes,
+    /// When it was appended: the delivery's broker timestamp.
+    pub stored_at: std::time::SystemTime,
     /// Topic-wide publish order, to find the oldest message across partitions.
     seq: u64,
     at: Instant,
@@ -147,6 +149,7 @@ impl TopicLog {
             key: message.key,
             headers: message.headers,
             payload: message.payload,
+            stored_at: std::time::SystemTime::now(),
             seq: self.seq,
             at: now,
             size,

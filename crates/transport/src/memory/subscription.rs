@@ -92,6 +92,7 @@ impl MemorySubscription {
                 partition: taken.partition,
                 offset: taken.offset,
             },
+            timestamp: Some(stored.stored_at),
             ack: AckHandle::new(Arc::new(acker)),
         })
     }

@@ -56,6 +56,33 @@ pub(super) async fn publish_subscribe(ctx: Ctx) -> Result<()> {
     Ok(())
 }
 
+/// Deliveries carry the broker's timestamp, within the window of their
+/// publish calls (give or take a second for clock granularity and skew).
+pub(super) async fn broker_timestamp(ctx: Ctx) -> Result<()> {
+    let transport = ctx.transport().await?;
+    let (topic, _, mut sub) = ctx
+        .topic_and_subscription(&*transport, "broker_timestamp")
+        .await?;
+    let slack = Duration::from_secs(1);
+    let before = std::time::SystemTime::now() - slack;
+    let sent = ids("t", 10);
+    publish_each(&*transport, &topic, sent.iter().map(|id| message(id))).await?;
+    let after = std::time::SystemTime::now() + slack;
+    let expected: HashSet<String> = sent.iter().cloned().collect();
+    receive_all(&mut *sub, &expected, |d| {
+        let stamp = d
+            .timestamp
+            .context("a persistent delivery has a timestamp")?;
+        ensure!(
+            before <= stamp && stamp <= after,
+            "timestamp {stamp:?} outside the publish window {before:?}..{after:?}"
+        );
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
 /// 20 topics x 100 messages published concurrently: each subscription gets
 /// exactly its topic's messages.
 pub(super) async fn many_topics_no_crosstalk(ctx: Ctx) -> Result<()> {

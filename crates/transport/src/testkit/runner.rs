@@ -85,6 +85,7 @@ macro_rules! scenario {
 fn scenarios() -> Vec<Scenario> {
     vec![
         scenario!(basic::publish_subscribe, [AtLeastOnce, Headers]),
+        scenario!(basic::broker_timestamp, [AtLeastOnce]),
         scenario!(load::concurrent_publish_subscribe, [AtLeastOnce]),
         scenario!(basic::many_topics_no_crosstalk, [AtLeastOnce]),
         scenario!(redelivery::nack_redelivers, [Redelivery]),
