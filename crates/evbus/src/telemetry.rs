@@ -2,8 +2,8 @@
 //! listed in [`CATALOGUE`] (and in docs/operations.md, which a test keeps
 //! equal to it). Handles are registered once, per bus or per subscription,
 //! so the message path never builds a metric key; labels are bounded
-//! (mode, outcome, reason, kind, topic, group, pool, source) and never name
-//! an aggregate.
+//! (mode, outcome, reason, kind, topic, group, pool, source, change) and
+//! never name an aggregate.
 
 use std::{
     sync::atomic::{AtomicU64, Ordering},

@@ -59,7 +59,8 @@ fn no_metric_is_labelled_by_aggregate_or_event() {
         for label in metric.labels {
             assert!(
                 [
-                    "mode", "outcome", "reason", "kind", "topic", "group", "pool", "source"
+                    "mode", "outcome", "reason", "kind", "topic", "group", "pool", "source",
+                    "change"
                 ]
                 .contains(label),
                 "{} has an unbounded label {label}",
