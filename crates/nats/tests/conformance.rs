@@ -1,8 +1,5 @@
 //! The transport conformance suite against a real nats-server, in all
-//! three group modes, and on topics of 4 partitions: every scenario must run
-//! and pass.
-
-mod partitioned_topics;
+//! three group modes: every scenario must run and pass.
 
 use std::{process::ExitCode, sync::Arc, time::Duration};
 
@@ -16,8 +13,6 @@ struct Nats {
     name: &'static str,
     server: Arc<NatsServer>,
     config: NatsConfig,
-    /// Every topic the suite creates gets this many partitions.
-    partitions: Option<u32>,
 }
 
 #[async_trait::async_trait]
@@ -27,13 +22,7 @@ impl Harness for Nats {
     }
 
     async fn transport(&self) -> anyhow::Result<Arc<dyn Transport>> {
-        let transport = NatsTransport::connect(self.config.clone()).await?;
-        Ok(match self.partitions {
-            Some(partitions) => {
-                Arc::new(partitioned_topics::Partitioned::new(transport, partitions))
-            }
-            None => Arc::new(transport),
-        })
+        Ok(Arc::new(NatsTransport::connect(self.config.clone()).await?))
     }
 
     fn can_restart(&self) -> bool {
@@ -63,20 +52,15 @@ fn main() -> ExitCode {
         .max_reconnects(None)
         .publish_timeout(Duration::from_secs(5));
     let mut failed = false;
-    for (name, mode, partitions) in [
-        ("nats", GroupMode::Ordered, None),
-        ("nats-shared", GroupMode::Shared, None),
-        // One partition: an unpartitioned topic in partitioned mode.
-        ("nats-partitioned", GroupMode::Partitioned, None),
-        // Every topic of 4 partitions, in the mode partitioned topics use by
-        // default.
-        ("nats-partitioned-4", GroupMode::Ordered, Some(4)),
+    for (name, mode) in [
+        ("nats", GroupMode::Ordered),
+        ("nats-shared", GroupMode::Shared),
+        ("nats-partitioned", GroupMode::Partitioned),
     ] {
         let harness = Nats {
             name,
             server: server.clone(),
             config: config.clone().group_mode(mode),
-            partitions,
         };
         failed |= testkit::run(harness, Strictness::AllRequired) != ExitCode::SUCCESS;
     }
