@@ -25,6 +25,7 @@ use crate::{
     error::{BusError, Result},
     handler::{DeliveryMeta, HandlerResult, Message, envelope_handler, raw_handler},
     operations::{self, Ops},
+    publish::results::{Origin, ResultHub},
     report::{ErrorCallback, Reporter},
     shutdown::{self, Lifecycle},
     subscribe::{Consumer, DeadLetterSink, Job, Pool, Running, SubscriptionHandle, Target},
@@ -182,6 +183,8 @@ impl EventBusBuilder {
             reporter.clone(),
             config.publish.queue_capacity,
             config.publish.batch_max,
+            (config.publish.results)
+                .then(|| Arc::new(ResultHub::new(config.publish.results_capacity))),
         );
         let inner = Arc::new(BusInner {
             config,
@@ -398,6 +401,10 @@ impl EventBus {
     /// wait. Queued envelopes are sent in queue order, in batches; a send
     /// that fails reaches the error callback and the metric
     /// `evbus_publish_failures_total{mode="detached"}`, never nowhere.
+    /// With [`PublishConfig::results`](crate::PublishConfig::results) on,
+    /// every outcome also goes to a result stream
+    /// ([`publish_results`](Self::publish_results),
+    /// [`register_tenant`](Self::register_tenant)).
     pub async fn publish_detached(&self, topic: &str, envelope: &Envelope) -> Result<()> {
         self.ensure_not_closed()?;
         self.inner
@@ -407,7 +414,9 @@ impl EventBus {
         // The span covers the enqueue; the send happens later, in a batch.
         let system = self.inner.transport.name();
         tracing_otel::publish_span(system, topic, std::slice::from_mut(&mut message));
-        self.inner.detached.send(topic, message).await
+        let detached = &self.inner.detached;
+        let origin = detached.results().map(|_| Origin::of(envelope));
+        detached.send(topic, message, origin).await
     }
 
     /// Waits until every detached publish queued before the call was sent

@@ -186,6 +186,16 @@ pub struct PublishConfig {
     pub queue_capacity: usize,
     /// The most queued messages sent as one batch. Default: 500.
     pub batch_max: usize,
+    /// Whether every detached publish's outcome goes to a result stream
+    /// ([`EventBus::publish_results`](crate::EventBus::publish_results),
+    /// [`EventBus::register_tenant`](crate::EventBus::register_tenant)),
+    /// which an outbox relay reads to mark rows published. When on, the
+    /// default stream must be read. Default: `false`.
+    pub results: bool,
+    /// Results each stream holds unread. A full stream makes the detached
+    /// sender wait (its queue fills, then `publish_detached` waits): a
+    /// result is never dropped. Default: 10,000.
+    pub results_capacity: usize,
 }
 
 impl Default for PublishConfig {
@@ -193,6 +203,8 @@ impl Default for PublishConfig {
         Self {
             queue_capacity: 10_000,
             batch_max: 500,
+            results: false,
+            results_capacity: 10_000,
         }
     }
 }
