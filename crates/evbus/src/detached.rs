@@ -213,8 +213,9 @@ impl Sender {
                 ),
             };
             failed += 1;
-            let error =
-                error.context(format!("detached publish of event `{id}` to `{topic}` failed"));
+            let error = error.context(format!(
+                "detached publish of event `{id}` to `{topic}` failed"
+            ));
             // The callback and the result stream each get the error.
             let copy =
                 BusError::new(error.kind(), error.to_string()).with_retryable(error.is_retryable());

@@ -19,8 +19,11 @@ pub use bus::{EventBus, EventBusBuilder};
 pub use config::{Backend, BusConfig, DeadLetterConfig, PublishConfig, SubscribeConfig};
 pub use error::{BusError, BusErrorKind, Result};
 pub use handler::{DeliveryMeta, HandlerError, HandlerResult, Message};
-pub use publish::results::{PublishResult, PublishResults};
 pub use operations::{BacklogAlert, HealthAlert, HealthSnapshot, Level, OperationsConfig};
+pub use publish::{
+    options::PublishOptions,
+    results::{PublishResult, PublishResults},
+};
 pub use report::ErrorCallback;
 pub use subscribe::SubscriptionHandle;
 

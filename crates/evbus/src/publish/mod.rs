@@ -1,4 +1,6 @@
 //! The publish side beyond a single awaited send: the outcome stream of
-//! detached publishes, per-tenant ([`results`]).
+//! detached publishes, per tenant ([`results`]), and per-call options
+//! ([`options`]).
 
+pub(crate) mod options;
 pub(crate) mod results;

@@ -231,9 +231,9 @@ impl EventBus {
     /// Dropping it turns the default results off (failures still reach the
     /// error callback).
     pub fn publish_results(&self) -> Result<PublishResults> {
-        self.result_hub()?.take_default().ok_or_else(|| {
-            BusError::config("the default publish result stream was already taken")
-        })
+        self.result_hub()?
+            .take_default()
+            .ok_or_else(|| BusError::config("the default publish result stream was already taken"))
     }
 
     /// Opens a result stream for `tenant`: from now on the results of
@@ -254,6 +254,8 @@ impl EventBus {
 
     /// The tenants with an open result stream.
     pub fn registered_tenants(&self) -> Vec<TenantId> {
-        self.result_hub().map(|hub| hub.tenants()).unwrap_or_default()
+        self.result_hub()
+            .map(|hub| hub.tenants())
+            .unwrap_or_default()
     }
 }

@@ -745,9 +745,16 @@ async fn publish_results_once_per_publish_routed_by_tenant(
     let seen_7 = drain_ready(&mut tenant_7);
     let seen_default = drain_ready(&mut default);
     let ids = |results: &[evbus::PublishResult]| -> Vec<(String, bool)> {
-        results.iter().map(|r| (r.event_id.clone(), r.is_ok())).collect()
+        results
+            .iter()
+            .map(|r| (r.event_id.clone(), r.is_ok()))
+            .collect()
     };
-    ensure!(ids(&seen_7) == expected_7, "tenant 7 got {:?}", ids(&seen_7));
+    ensure!(
+        ids(&seen_7) == expected_7,
+        "tenant 7 got {:?}",
+        ids(&seen_7)
+    );
     ensure!(
         ids(&seen_default) == expected_default,
         "default got {:?}",
@@ -759,7 +766,11 @@ async fn publish_results_once_per_publish_routed_by_tenant(
     }
     ensure!(seen_7.iter().all(|r| r.tenant_id == Some(7.into())));
     let failed = seen_7.last().context("tenant 7's results")?;
-    let error = failed.outcome.as_ref().err().context("the refused publish")?;
+    let error = failed
+        .outcome
+        .as_ref()
+        .err()
+        .context("the refused publish")?;
     ensure!(
         error.to_string().contains(refused.event_id()),
         "the error names the event: {error}"
@@ -768,7 +779,10 @@ async fn publish_results_once_per_publish_routed_by_tenant(
     // Unregistered: the tenant's stream ends, its results go to the default.
     ensure!(bus.unregister_tenant(7));
     ensure!(bus.registered_tenants().is_empty());
-    ensure!(tenant_7.recv().await.is_none(), "an unregistered stream ends");
+    ensure!(
+        tenant_7.recv().await.is_none(),
+        "an unregistered stream ends"
+    );
     let later = of_tenant(Some(7), 5, b"{}".to_vec())?;
     bus.publish_detached(&topic, &later).await?;
     bus.flush().await?;
@@ -776,7 +790,10 @@ async fn publish_results_once_per_publish_routed_by_tenant(
     ensure!(result.event_id == later.event_id() && result.is_ok());
 
     bus.close().await?;
-    ensure!(default.recv().await.is_none(), "close ends the default stream");
+    ensure!(
+        default.recv().await.is_none(),
+        "close ends the default stream"
+    );
     Ok(())
 }
 
