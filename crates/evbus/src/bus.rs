@@ -415,7 +415,7 @@ impl EventBus {
         let system = self.inner.transport.name();
         tracing_otel::publish_span(system, topic, std::slice::from_mut(&mut message));
         let detached = &self.inner.detached;
-        let origin = detached.results().map(|_| Origin::of(envelope));
+        let origin = detached.results().map(|_| Box::new(Origin::of(envelope)));
         detached.send(topic, message, origin).await
     }
 

@@ -19,7 +19,9 @@ use crate::{
 };
 
 enum Command {
-    Publish(String, OutgoingMessage, Option<Origin>),
+    // The origin is boxed: it is there only with results on, and the
+    // queue holds many commands.
+    Publish(String, OutgoingMessage, Option<Box<Origin>>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -34,7 +36,7 @@ pub(crate) struct Detached {
 struct Group {
     topic: String,
     messages: Vec<OutgoingMessage>,
-    origins: Vec<Option<Origin>>,
+    origins: Vec<Option<Box<Origin>>>,
 }
 
 impl Detached {
@@ -70,7 +72,7 @@ impl Detached {
         &self,
         topic: &str,
         message: OutgoingMessage,
-        origin: Option<Origin>,
+        origin: Option<Box<Origin>>,
     ) -> Result<(), BusError> {
         let queue = self.queue.lock().clone().ok_or_else(BusError::closed)?;
         queue
@@ -230,7 +232,7 @@ impl Sender {
         if let Some(hub) = &self.results {
             for (outcome, origin) in outcomes.into_iter().zip(origins) {
                 if let Some(origin) = origin {
-                    hub.deliver(origin.result(&topic, outcome)).await;
+                    hub.deliver((*origin).result(&topic, outcome)).await;
                 }
             }
         }
