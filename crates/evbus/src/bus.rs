@@ -25,7 +25,10 @@ use crate::{
     error::{BusError, Result},
     handler::{DeliveryMeta, HandlerResult, Message, envelope_handler, raw_handler},
     operations::{self, Ops},
-    publish::results::{Origin, ResultHub},
+    publish::{
+        callbacks::{Published, PublishedCallback},
+        results::{Origin, ResultHub},
+    },
     report::{ErrorCallback, Reporter},
     shutdown::{self, Lifecycle},
     subscribe::{Consumer, DeadLetterSink, Job, Pool, Running, SubscriptionHandle, Target},
@@ -112,6 +115,7 @@ pub struct EventBusBuilder {
     config: BusConfig,
     transport: Option<Arc<dyn Transport>>,
     on_error: Option<ErrorCallback>,
+    on_published: Option<PublishedCallback>,
 }
 
 impl EventBusBuilder {
@@ -142,6 +146,17 @@ impl EventBusBuilder {
         self
     }
 
+    /// Calls `callback` for every publish the broker confirmed, awaited or
+    /// detached (opt-in: failures go to [`on_error`](Self::on_error) or to
+    /// the caller). It runs on the publishing path: keep it short.
+    pub fn on_published(
+        mut self,
+        callback: impl Fn(&Published<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_published = Some(Arc::new(callback));
+        self
+    }
+
     /// Connects the transport and starts the bus. Must run inside a tokio
     /// runtime.
     pub async fn build(self) -> Result<EventBus> {
@@ -157,7 +172,8 @@ impl EventBusBuilder {
 
         let metrics = Arc::new(Metrics::new());
         let ops = Arc::new(Ops::new(config.operations.clone(), metrics.clone()));
-        let reporter = Arc::new(Reporter::new(self.on_error, metrics));
+        let reporter =
+            Arc::new(Reporter::new(self.on_error, metrics).with_on_published(self.on_published));
         // Jobs apply the handler timeout and answer their last failure
         // themselves (dead-lettering while the pool holds the aggregate), so
         // the pool only retries what they hand back.
@@ -220,6 +236,7 @@ impl EventBus {
             config: BusConfig::default(),
             transport: None,
             on_error: None,
+            on_published: None,
         }
     }
 
@@ -327,11 +344,21 @@ impl EventBus {
         let mut message = message;
         let system = self.inner.transport.name();
         let span = tracing_otel::publish_span(system, topic, std::slice::from_mut(&mut message));
+        let reporter = &self.inner.reporter;
+        let event_id = reporter.wants_published().then(|| message.dedup_id.clone());
         let started = Instant::now();
         let publish = self.inner.transport.publish(topic, message);
         let result = publish.instrument(span).await;
         let (ok, failed) = (result.is_ok().into(), result.is_err().into());
         (self.inner.ops.metrics).published(Mode::Awaited, ok, failed, started.elapsed());
+        if let (Ok(receipt), Some(event_id)) = (&result, event_id) {
+            reporter.published(&Published {
+                topic,
+                event_id: event_id.as_deref(),
+                receipt,
+                detached: false,
+            });
+        }
         Ok(result?)
     }
 
@@ -371,9 +398,15 @@ impl EventBus {
             }
         }
         let span = tracing_otel::publish_span(self.inner.transport.name(), topic, &mut messages);
+        let event_ids: Vec<Option<String>> = if self.inner.reporter.wants_published() {
+            messages.iter().map(|m| m.dedup_id.clone()).collect()
+        } else {
+            Vec::new()
+        };
         let started = Instant::now();
         let sent = self.inner.transport.publish_batch(topic, messages);
         let mut sent = sent.instrument(span).await.into_iter();
+        let slots_encoded: Vec<bool> = results.iter().map(Option::is_none).collect();
         let results: Vec<Result<Receipt>> = results
             .into_iter()
             .map(|slot| match slot {
@@ -392,6 +425,21 @@ impl EventBus {
             .collect();
         let failed = results.iter().filter(|r| r.is_err()).count() as u64;
         let ok = results.len() as u64 - failed;
+        if !event_ids.is_empty() {
+            // The ids are those of the messages that reached the transport:
+            // envelopes that failed to encode are skipped.
+            let encoded = slots_encoded.iter().zip(&results).filter(|(e, _)| **e);
+            for ((_, result), event_id) in encoded.zip(&event_ids) {
+                if let Ok(receipt) = result {
+                    self.inner.reporter.published(&Published {
+                        topic,
+                        event_id: event_id.as_deref(),
+                        receipt,
+                        detached: false,
+                    });
+                }
+            }
+        }
         (self.inner.ops.metrics).published(Mode::Awaited, ok, failed, started.elapsed());
         Ok(results)
     }

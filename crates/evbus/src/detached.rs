@@ -13,7 +13,10 @@ use tokio::{
 
 use crate::{
     error::BusError,
-    publish::results::{Origin, ResultHub},
+    publish::{
+        callbacks::Published,
+        results::{Origin, ResultHub},
+    },
     report::Reporter,
     telemetry::Mode,
 };
@@ -205,6 +208,12 @@ impl Sender {
             // leaves their outcome unknown: that is reported too.
             let error = match results.next() {
                 Some(Ok(receipt)) => {
+                    self.reporter.published(&Published {
+                        topic: &topic,
+                        event_id: Some(id),
+                        receipt: &receipt,
+                        detached: true,
+                    });
                     outcomes.push(Ok(receipt));
                     continue;
                 }

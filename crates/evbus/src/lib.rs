@@ -21,6 +21,7 @@ pub use error::{BusError, BusErrorKind, Result};
 pub use handler::{DeliveryMeta, HandlerError, HandlerResult, Message};
 pub use operations::{BacklogAlert, HealthAlert, HealthSnapshot, Level, OperationsConfig};
 pub use publish::{
+    callbacks::{Published, PublishedCallback},
     options::PublishOptions,
     results::{PublishResult, PublishResults},
 };
