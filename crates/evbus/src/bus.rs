@@ -27,6 +27,7 @@ use crate::{
     operations::{self, Ops},
     publish::{
         callbacks::{Published, PublishedCallback},
+        rate_limit::PublishLimiter,
         results::{Origin, ResultHub},
     },
     report::{ErrorCallback, Reporter},
@@ -99,6 +100,7 @@ pub(crate) struct BusInner {
     pub(crate) lifecycle: Lifecycle,
     pub(crate) detached: Detached,
     pub(crate) ops: Arc<Ops>,
+    limiter: Option<PublishLimiter>,
 }
 
 impl BusInner {
@@ -194,6 +196,9 @@ impl EventBusBuilder {
             .build(Job::run)
             .map_err(|error| BusError::config(format!("pool: {error}")))?;
 
+        let limiter = (config.publish.rate_limit.as_ref())
+            .map(PublishLimiter::new)
+            .transpose()?;
         let detached = Detached::start(
             transport.clone(),
             reporter.clone(),
@@ -216,6 +221,7 @@ impl EventBusBuilder {
             lifecycle: Lifecycle::new(),
             detached,
             ops,
+            limiter,
         });
         tokio::spawn(operations::sample(
             Arc::downgrade(&inner),
@@ -342,6 +348,9 @@ impl EventBus {
         // name with InvalidTopic before sending (a contract bullet the
         // conformance suite checks), so checking twice would only cost.
         let mut message = message;
+        if let Some(limiter) = &self.inner.limiter {
+            limiter.acquire(1).await;
+        }
         let system = self.inner.transport.name();
         let span = tracing_otel::publish_span(system, topic, std::slice::from_mut(&mut message));
         let reporter = &self.inner.reporter;
@@ -396,6 +405,9 @@ impl EventBus {
                 }
                 Err(error) => results.push(Some(Err(error))),
             }
+        }
+        if let Some(limiter) = &self.inner.limiter {
+            limiter.acquire(messages.len()).await;
         }
         let span = tracing_otel::publish_span(self.inner.transport.name(), topic, &mut messages);
         let event_ids: Vec<Option<String>> = if self.inner.reporter.wants_published() {
@@ -459,6 +471,10 @@ impl EventBus {
             .transport
             .validate_topic(topic, TopicUse::Publish)?;
         let mut message = self.encode(envelope)?;
+        // Taken before queueing: the caller waits, as for a full queue.
+        if let Some(limiter) = &self.inner.limiter {
+            limiter.acquire(1).await;
+        }
         // The span covers the enqueue; the send happens later, in a batch.
         let system = self.inner.transport.name();
         tracing_otel::publish_span(system, topic, std::slice::from_mut(&mut message));

@@ -9,7 +9,7 @@ use evbus_topics::TopicPolicy;
 use evbus_transport::memory::MemoryConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::operations::OperationsConfig;
+use crate::{operations::OperationsConfig, publish::rate_limit::RateLimit};
 
 /// Which broker the bus talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -196,6 +196,11 @@ pub struct PublishConfig {
     /// sender wait (its queue fills, then `publish_detached` waits): a
     /// result is never dropped. Default: 10,000.
     pub results_capacity: usize,
+    /// A token bucket every publish of the bus takes from (awaited,
+    /// batched, detached; dead-letter and health publishes are exempt).
+    /// An empty bucket makes the publishing call wait, never fail or drop.
+    /// Default: none (unlimited).
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Default for PublishConfig {
@@ -205,6 +210,7 @@ impl Default for PublishConfig {
             batch_max: 500,
             results: false,
             results_capacity: 10_000,
+            rate_limit: None,
         }
     }
 }

@@ -23,6 +23,7 @@ pub use operations::{BacklogAlert, HealthAlert, HealthSnapshot, Level, Operation
 pub use publish::{
     callbacks::{Published, PublishedCallback},
     options::PublishOptions,
+    rate_limit::RateLimit,
     results::{PublishResult, PublishResults},
 };
 pub use report::ErrorCallback;
