@@ -81,5 +81,9 @@ fn all(phases: &mut Phases, args: &Args) -> anyhow::Result<()> {
     phases.run("go_json example", || {
         cmd::run(&mut cargo(["run", "--example", "go_json"]))
     })?;
+    // Outbox (issue 14): relay killed and restarted, each event handled once.
+    phases.run("outbox example", || {
+        cmd::run(&mut cargo(["run", "--example", "outbox"]))
+    })?;
     Ok(())
 }

@@ -28,6 +28,11 @@ use crate::{
         DeliveryMeta, HandlerResult, Message, context_handler, envelope_handler, raw_handler,
     },
     operations::{self, Ops},
+    publish::{
+        callbacks::{Published, PublishedCallback},
+        rate_limit::PublishLimiter,
+        results::{Origin, ResultHub},
+    },
     report::{ErrorCallback, Reporter},
     shutdown::{self, Lifecycle},
     subscribe::{
@@ -104,6 +109,7 @@ pub(crate) struct BusInner {
     pub(crate) lifecycle: Lifecycle,
     pub(crate) detached: Detached,
     pub(crate) ops: Arc<Ops>,
+    limiter: Option<PublishLimiter>,
 }
 
 impl BusInner {
@@ -121,6 +127,7 @@ pub struct EventBusBuilder {
     transport: Option<Arc<dyn Transport>>,
     on_error: Option<ErrorCallback>,
     codec: Option<Arc<dyn Codec>>,
+    on_published: Option<PublishedCallback>,
 }
 
 impl EventBusBuilder {
@@ -159,6 +166,17 @@ impl EventBusBuilder {
         self
     }
 
+    /// Calls `callback` for every publish the broker confirmed, awaited or
+    /// detached (opt-in: failures go to [`on_error`](Self::on_error) or to
+    /// the caller). It runs on the publishing path: keep it short.
+    pub fn on_published(
+        mut self,
+        callback: impl Fn(&Published<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_published = Some(Arc::new(callback));
+        self
+    }
+
     /// Connects the transport and starts the bus. Must run inside a tokio
     /// runtime.
     pub async fn build(self) -> Result<EventBus> {
@@ -178,7 +196,8 @@ impl EventBusBuilder {
 
         let metrics = Arc::new(Metrics::new());
         let ops = Arc::new(Ops::new(config.operations.clone(), metrics.clone()));
-        let reporter = Arc::new(Reporter::new(self.on_error, metrics));
+        let reporter =
+            Arc::new(Reporter::new(self.on_error, metrics).with_on_published(self.on_published));
         // Jobs apply the handler timeout and answer their last failure
         // themselves (dead-lettering while the pool holds the aggregate), so
         // the pool only retries what they hand back.
@@ -207,11 +226,16 @@ impl EventBusBuilder {
             .build(Job::run)
             .map_err(|error| BusError::config(format!("pool: {error}")))?;
 
+        let limiter = (config.publish.rate_limit.as_ref())
+            .map(PublishLimiter::new)
+            .transpose()?;
         let detached = Detached::start(
             transport.clone(),
             reporter.clone(),
             config.publish.queue_capacity,
             config.publish.batch_max,
+            (config.publish.results)
+                .then(|| Arc::new(ResultHub::new(config.publish.results_capacity))),
         );
         let inner = Arc::new(BusInner {
             config,
@@ -228,6 +252,7 @@ impl EventBusBuilder {
             lifecycle: Lifecycle::new(),
             detached,
             ops,
+            limiter,
         });
         tokio::spawn(operations::sample(
             Arc::downgrade(&inner),
@@ -249,6 +274,7 @@ impl EventBus {
             transport: None,
             on_error: None,
             codec: None,
+            on_published: None,
         }
     }
 
@@ -354,13 +380,26 @@ impl EventBus {
         // name with InvalidTopic before sending (a contract bullet the
         // conformance suite checks), so checking twice would only cost.
         let mut message = message;
+        if let Some(limiter) = &self.inner.limiter {
+            limiter.acquire(1).await;
+        }
         let system = self.inner.transport.name();
         let span = tracing_otel::publish_span(system, topic, std::slice::from_mut(&mut message));
+        let reporter = &self.inner.reporter;
+        let event_id = reporter.wants_published().then(|| message.dedup_id.clone());
         let started = Instant::now();
         let publish = self.inner.transport.publish(topic, message);
         let result = publish.instrument(span).await;
         let (ok, failed) = (result.is_ok().into(), result.is_err().into());
         (self.inner.ops.metrics).published(Mode::Awaited, ok, failed, started.elapsed());
+        if let (Ok(receipt), Some(event_id)) = (&result, event_id) {
+            reporter.published(&Published {
+                topic,
+                event_id: event_id.as_deref(),
+                receipt,
+                detached: false,
+            });
+        }
         Ok(result?)
     }
 
@@ -399,10 +438,19 @@ impl EventBus {
                 Err(error) => results.push(Some(Err(error))),
             }
         }
+        if let Some(limiter) = &self.inner.limiter {
+            limiter.acquire(messages.len()).await;
+        }
         let span = tracing_otel::publish_span(self.inner.transport.name(), topic, &mut messages);
+        let event_ids: Vec<Option<String>> = if self.inner.reporter.wants_published() {
+            messages.iter().map(|m| m.dedup_id.clone()).collect()
+        } else {
+            Vec::new()
+        };
         let started = Instant::now();
         let sent = self.inner.transport.publish_batch(topic, messages);
         let mut sent = sent.instrument(span).await.into_iter();
+        let slots_encoded: Vec<bool> = results.iter().map(Option::is_none).collect();
         let results: Vec<Result<Receipt>> = results
             .into_iter()
             .map(|slot| match slot {
@@ -421,6 +469,21 @@ impl EventBus {
             .collect();
         let failed = results.iter().filter(|r| r.is_err()).count() as u64;
         let ok = results.len() as u64 - failed;
+        if !event_ids.is_empty() {
+            // The ids are those of the messages that reached the transport:
+            // envelopes that failed to encode are skipped.
+            let encoded = slots_encoded.iter().zip(&results).filter(|(e, _)| **e);
+            for ((_, result), event_id) in encoded.zip(&event_ids) {
+                if let Ok(receipt) = result {
+                    self.inner.reporter.published(&Published {
+                        topic,
+                        event_id: event_id.as_deref(),
+                        receipt,
+                        detached: false,
+                    });
+                }
+            }
+        }
         (self.inner.ops.metrics).published(Mode::Awaited, ok, failed, started.elapsed());
         Ok(results)
     }
@@ -430,16 +493,26 @@ impl EventBus {
     /// wait. Queued envelopes are sent in queue order, in batches; a send
     /// that fails reaches the error callback and the metric
     /// `evbus_publish_failures_total{mode="detached"}`, never nowhere.
+    /// With [`PublishConfig::results`](crate::PublishConfig::results) on,
+    /// every outcome also goes to a result stream
+    /// ([`publish_results`](Self::publish_results),
+    /// [`register_tenant`](Self::register_tenant)).
     pub async fn publish_detached(&self, topic: &str, envelope: &Envelope) -> Result<()> {
         self.ensure_not_closed()?;
         self.inner
             .transport
             .validate_topic(topic, TopicUse::Publish)?;
         let mut message = self.encode(envelope)?;
+        // Taken before queueing: the caller waits, as for a full queue.
+        if let Some(limiter) = &self.inner.limiter {
+            limiter.acquire(1).await;
+        }
         // The span covers the enqueue; the send happens later, in a batch.
         let system = self.inner.transport.name();
         tracing_otel::publish_span(system, topic, std::slice::from_mut(&mut message));
-        self.inner.detached.send(topic, message).await
+        let detached = &self.inner.detached;
+        let origin = detached.results().map(|_| Box::new(Origin::of(envelope)));
+        detached.send(topic, message, origin).await
     }
 
     /// Waits until every detached publish queued before the call was sent

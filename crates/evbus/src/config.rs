@@ -9,7 +9,7 @@ use evbus_topics::TopicPolicy;
 use evbus_transport::memory::MemoryConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::operations::OperationsConfig;
+use crate::{operations::OperationsConfig, rate_limit::RateLimit};
 
 /// Which broker the bus talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -237,6 +237,21 @@ pub struct PublishConfig {
     pub queue_capacity: usize,
     /// The most queued messages sent as one batch. Default: 500.
     pub batch_max: usize,
+    /// Whether every detached publish's outcome goes to a result stream
+    /// ([`EventBus::publish_results`](crate::EventBus::publish_results),
+    /// [`EventBus::register_tenant`](crate::EventBus::register_tenant)),
+    /// which an outbox relay reads to mark rows published. When on, the
+    /// default stream must be read. Default: `false`.
+    pub results: bool,
+    /// Results each stream holds unread. A full stream makes the detached
+    /// sender wait (its queue fills, then `publish_detached` waits): a
+    /// result is never dropped. Default: 10,000.
+    pub results_capacity: usize,
+    /// A token bucket every publish of the bus takes from (awaited,
+    /// batched, detached; dead-letter and health publishes are exempt).
+    /// An empty bucket makes the publishing call wait, never fail or drop.
+    /// Default: none (unlimited).
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Default for PublishConfig {
@@ -244,6 +259,9 @@ impl Default for PublishConfig {
         Self {
             queue_capacity: 10_000,
             batch_max: 500,
+            results: false,
+            results_capacity: 10_000,
+            rate_limit: None,
         }
     }
 }

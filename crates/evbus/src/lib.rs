@@ -9,6 +9,8 @@ mod detached;
 mod error;
 mod handler;
 pub mod operations;
+mod publish;
+mod rate_limit;
 mod report;
 mod shutdown;
 mod subscribe;
@@ -25,14 +27,19 @@ pub use handler::{DeliveryMeta, HandlerError, HandlerResult, Message};
 pub use operations::{
     BacklogAlert, DeadLettered, HealthAlert, HealthSnapshot, Level, OperationsConfig,
 };
+pub use publish::{
+    callbacks::{Published, PublishedCallback},
+    options::PublishOptions,
+    results::{PublishResult, PublishResults},
+};
+pub use rate_limit::RateLimit;
 pub use report::ErrorCallback;
 pub use subscribe::{
-    DeadLetterTarget, Failure, FailureAction, FailureHook, RateLimit, SubscriptionHandle,
-    SubscriptionOptions,
+    DeadLetterTarget, Failure, FailureAction, FailureHook, SubscriptionHandle, SubscriptionOptions,
 };
 
 pub use evbus_envelope as envelope;
-pub use evbus_envelope::{CodecKind, Envelope};
+pub use evbus_envelope::{CodecKind, Envelope, TenantId};
 pub use evbus_keyed_pool::{PoolConfig, RetryPolicy};
 pub use evbus_topics as topics;
 pub use evbus_topics::{Strategy, TopicOptions, TopicPolicy};

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::{
     error::{BusError, BusErrorKind},
+    publish::callbacks::{Published, PublishedCallback},
     telemetry::Metrics,
 };
 
@@ -15,11 +16,35 @@ pub type ErrorCallback = Arc<dyn Fn(&BusError) + Send + Sync>;
 pub(crate) struct Reporter {
     callback: Option<ErrorCallback>,
     metrics: Arc<Metrics>,
+    on_published: Option<PublishedCallback>,
 }
 
 impl Reporter {
     pub(crate) fn new(callback: Option<ErrorCallback>, metrics: Arc<Metrics>) -> Self {
-        Self { callback, metrics }
+        Self {
+            callback,
+            metrics,
+            on_published: None,
+        }
+    }
+
+    /// Adds the publish success callback.
+    pub(crate) fn with_on_published(mut self, callback: Option<PublishedCallback>) -> Self {
+        self.on_published = callback;
+        self
+    }
+
+    /// Whether successes are reported (so callers copy what they need only
+    /// then).
+    pub(crate) fn wants_published(&self) -> bool {
+        self.on_published.is_some()
+    }
+
+    /// Reports a publish the broker confirmed.
+    pub(crate) fn published(&self, published: &Published<'_>) {
+        if let Some(callback) = &self.on_published {
+            callback(published);
+        }
     }
 
     /// The bus's metric handles.

@@ -164,7 +164,12 @@ pub const CATALOGUE: &[MetricInfo] = &[
         "partitions assigned, revoked or lost",
     ),
     info(HANDLER_SECONDS, H, SUB, "duration of each handler attempt"),
-    info(QUEUE_SECONDS, H, SUB, "broker timestamp to first handler start"),
+    info(
+        QUEUE_SECONDS,
+        H,
+        SUB,
+        "broker timestamp to first handler start",
+    ),
     info(
         SUBSCRIBE_RATE_WAIT_SECONDS,
         H,

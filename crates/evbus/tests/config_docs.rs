@@ -53,6 +53,8 @@ fn documented_defaults_are_the_defaults() {
     assert_eq!(config.pool.handler_timeout, None);
     assert!((config.subscribe.pool_share - 0.5).abs() < f64::EPSILON);
     assert_eq!(config.publish.queue_capacity, 10_000);
+    assert!(!config.publish.results);
+    assert_eq!(config.publish.results_capacity, 10_000);
     let operations = &config.operations;
     assert_eq!(operations.sample_interval, Duration::from_secs(5));
     assert_eq!(operations.backlog.warning, None);

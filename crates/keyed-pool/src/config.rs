@@ -159,7 +159,9 @@ impl RetryPolicy {
         Ok(())
     }
 
-    /// Wait before retry number `retry` (1 for the first retry).
+    /// Wait before retry number `retry` (1 for the first retry), jittered
+    /// and capped as configured. Public so other retry loops (per-call
+    /// publish retries, per-subscription retries) follow the same policy.
     pub fn backoff(&self, retry: u32) -> Duration {
         let exponent = i32::try_from(retry.saturating_sub(1)).unwrap_or(i32::MAX);
         let base = self.initial_backoff.as_secs_f64() * self.multiplier.powi(exponent);

@@ -8,8 +8,7 @@ use std::{num::NonZeroU32, sync::Arc, time::Instant};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::options::RateLimit;
-use crate::error::BusError;
+use crate::{error::BusError, rate_limit::RateLimit};
 
 /// One subscription's share of the pool and its rate limit.
 pub(crate) struct Limits {
@@ -29,7 +28,7 @@ impl Limits {
             Some(limit) => {
                 let per_second = NonZeroU32::new(limit.per_second)
                     .ok_or_else(|| BusError::config("rate_limit.per_second must be at least 1"))?;
-                let burst = NonZeroU32::new(limit.burst)
+                let burst = NonZeroU32::new(limit.burst.unwrap_or(limit.per_second))
                     .ok_or_else(|| BusError::config("rate_limit.burst must be at least 1"))?;
                 let quota = Quota::per_second(per_second).allow_burst(burst);
                 Some((RateLimiter::direct(quota), burst))

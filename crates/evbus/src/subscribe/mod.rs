@@ -20,9 +20,7 @@ pub(crate) use consumer::{Consumer, Target};
 pub(crate) use dead_letter::DeadLetterSink;
 pub(crate) use job::{Job, Pool};
 pub(crate) use limits::Limits;
-pub use options::{
-    DeadLetterTarget, Failure, FailureAction, FailureHook, RateLimit, SubscriptionOptions,
-};
+pub use options::{DeadLetterTarget, Failure, FailureAction, FailureHook, SubscriptionOptions};
 
 /// A running subscription. Dropping the handle does not stop it; the bus
 /// stops every subscription at [`close`](crate::EventBus::close), or call

@@ -8,7 +8,10 @@ use std::{fmt, sync::Arc, time::Duration};
 use evbus_keyed_pool::RetryPolicy;
 use evbus_transport::StartFrom;
 
-use crate::handler::{DeliveryMeta, HandlerError};
+use crate::{
+    handler::{DeliveryMeta, HandlerError},
+    rate_limit::RateLimit,
+};
 
 /// What the bus does with one failed handler attempt, as an
 /// [`SubscriptionOptions::on_failure`] hook decides it.
@@ -58,23 +61,6 @@ pub enum DeadLetterTarget {
     /// No dead-lettering: a message given up on is nacked and redelivered
     /// after [`DeadLetterConfig::redelivery_delay`](crate::DeadLetterConfig::redelivery_delay).
     Disabled,
-}
-
-/// A token bucket: `per_second` messages on average, up to `burst` at once.
-/// Handling waits for a token; nothing fails or is dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    /// Messages per second, on average. At least 1.
-    pub per_second: u32,
-    /// Messages let through at once after an idle spell. At least 1.
-    pub burst: u32,
-}
-
-impl RateLimit {
-    /// `per_second` messages per second with a burst of `burst`.
-    pub fn new(per_second: u32, burst: u32) -> Self {
-        Self { per_second, burst }
-    }
 }
 
 /// What one subscription does differently from the bus's defaults. Every

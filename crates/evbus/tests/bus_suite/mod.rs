@@ -60,6 +60,7 @@ pub fn run(factory: impl BusFactory) -> ExitCode {
         close_is_cancel_safe,
         dropping_the_last_handle_shuts_down,
         detached_publish_failure_reaches_callback,
+        publish_results_once_per_publish_routed_by_tenant,
     ]
     .into_iter()
     .map(|(name, scenario)| {
@@ -816,6 +817,105 @@ async fn detached_publish_failure_reaches_callback(
     }
     bus.close().await?;
     Ok(())
+}
+
+/// With results on, every detached publish yields one result, in the
+/// registered tenant's stream or else the default one, failures included
+/// (an envelope the broker refuses as too large), with the envelope's ids.
+async fn publish_results_once_per_publish_routed_by_tenant(
+    factory: Arc<dyn BusFactory>,
+) -> anyhow::Result<()> {
+    let (bus, topic) = bus_with_topic(&factory, |config| {
+        config.publish.results = true;
+        config.max_envelope_bytes = 8 << 20;
+    })
+    .await?;
+    let mut default = bus.publish_results()?;
+    let mut tenant_7 = bus.register_tenant(7)?;
+    ensure!(bus.registered_tenants() == [evbus::TenantId::from(7)]);
+    let of_tenant = |tenant: Option<i64>, version: i64, payload: Vec<u8>| {
+        let builder = Envelope::builder("order-1", "OrderPlaced", version, payload);
+        match tenant {
+            Some(t) => builder.tenant_id(t).build(),
+            None => builder.build(),
+        }
+    };
+    let mut expected_7 = Vec::new();
+    let mut expected_default = Vec::new();
+    for version in 1..=3 {
+        let event = of_tenant(Some(7), version, b"{}".to_vec())?;
+        expected_7.push((event.event_id().to_owned(), true));
+        bus.publish_detached(&topic, &event).await?;
+        let event = of_tenant(Some(8), version, b"{}".to_vec())?;
+        expected_default.push((event.event_id().to_owned(), true));
+        bus.publish_detached(&topic, &event).await?;
+        let event = of_tenant(None, version, b"{}".to_vec())?;
+        expected_default.push((event.event_id().to_owned(), true));
+        bus.publish_detached(&topic, &event).await?;
+    }
+    let refused = of_tenant(Some(7), 4, vec![b'x'; 4 << 20])?;
+    expected_7.push((refused.event_id().to_owned(), false));
+    bus.publish_detached(&topic, &refused).await?;
+    bus.flush().await?;
+
+    let seen_7 = drain_ready(&mut tenant_7);
+    let seen_default = drain_ready(&mut default);
+    let ids = |results: &[evbus::PublishResult]| -> Vec<(String, bool)> {
+        results
+            .iter()
+            .map(|r| (r.event_id.clone(), r.is_ok()))
+            .collect()
+    };
+    ensure!(
+        ids(&seen_7) == expected_7,
+        "tenant 7 got {:?}",
+        ids(&seen_7)
+    );
+    ensure!(
+        ids(&seen_default) == expected_default,
+        "default got {:?}",
+        ids(&seen_default)
+    );
+    for result in seen_7.iter().chain(&seen_default) {
+        ensure!(result.topic == topic && result.aggregate_id == "order-1");
+        ensure!(result.event_type == "OrderPlaced");
+    }
+    ensure!(seen_7.iter().all(|r| r.tenant_id == Some(7.into())));
+    let failed = seen_7.last().context("tenant 7's results")?;
+    let error = failed
+        .outcome
+        .as_ref()
+        .err()
+        .context("the refused publish")?;
+    ensure!(
+        error.to_string().contains(refused.event_id()),
+        "the error names the event: {error}"
+    );
+
+    // Unregistered: the tenant's stream ends, its results go to the default.
+    ensure!(bus.unregister_tenant(7));
+    ensure!(bus.registered_tenants().is_empty());
+    ensure!(
+        tenant_7.recv().await.is_none(),
+        "an unregistered stream ends"
+    );
+    let later = of_tenant(Some(7), 5, b"{}".to_vec())?;
+    bus.publish_detached(&topic, &later).await?;
+    bus.flush().await?;
+    let result = default.recv().await.context("the default stream")?;
+    ensure!(result.event_id == later.event_id() && result.is_ok());
+
+    bus.close().await?;
+    ensure!(
+        default.recv().await.is_none(),
+        "close ends the default stream"
+    );
+    Ok(())
+}
+
+/// The results a stream holds now.
+fn drain_ready(results: &mut evbus::PublishResults) -> Vec<evbus::PublishResult> {
+    std::iter::from_fn(|| results.try_recv()).collect()
 }
 
 /// Every aggregate's handled versions, for assertions.
