@@ -4,12 +4,14 @@
 //! returns. See docs/operations.md.
 
 mod config;
+mod connection;
 mod health;
 mod sampler;
 mod snapshot;
 mod state;
 
 pub use config::{BacklogThresholds, HealthConfig, OperationsConfig};
+pub(crate) use connection::{ConnectionCallback, follow as follow_connection};
 pub use health::{HealthAlert, HealthMessage, HealthMonitor, HealthPublisher};
 pub(crate) use sampler::run as sample;
 pub use sampler::{BacklogAlert, BacklogOf};
