@@ -13,7 +13,8 @@ use bytes::Bytes;
 use evbus_envelope::{Codec, CodecConfig, Envelope, codec};
 use evbus_topics::{Outcome, TopicOptions, TopicRegistry};
 use evbus_transport::{
-    ConnectionState, OutgoingMessage, Receipt, SubscribeOptions, TopicUse, Transport,
+    ConnectionEvent, ConnectionState, OutgoingMessage, Receipt, SubscribeOptions, TopicUse,
+    Transport,
 };
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
@@ -128,6 +129,7 @@ pub struct EventBusBuilder {
     on_error: Option<ErrorCallback>,
     codec: Option<Arc<dyn Codec>>,
     on_published: Option<PublishedCallback>,
+    on_connection: Option<operations::ConnectionCallback>,
 }
 
 impl EventBusBuilder {
@@ -174,6 +176,21 @@ impl EventBusBuilder {
         callback: impl Fn(&Published<'_>) + Send + Sync + 'static,
     ) -> Self {
         self.on_published = Some(Arc::new(callback));
+        self
+    }
+
+    /// Calls `callback` with the transport's connection state when the bus
+    /// starts, then on every change: disconnected (reconnecting),
+    /// reconnected, closed, each with the reconnect count and the last
+    /// error the backend reported. Callbacks run on a task of their own, in
+    /// order; a slow callback sees the newest event next (its
+    /// `reconnects` tells what it missed). What each backend can report:
+    /// docs/operations.md.
+    pub fn on_connection(
+        mut self,
+        callback: impl Fn(&ConnectionEvent) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_connection = Some(Arc::new(callback));
         self
     }
 
@@ -254,6 +271,12 @@ impl EventBusBuilder {
             ops,
             limiter,
         });
+        if let Some(callback) = self.on_connection {
+            tokio::spawn(operations::follow_connection(
+                inner.transport.connection_events(),
+                callback,
+            ));
+        }
         tokio::spawn(operations::sample(
             Arc::downgrade(&inner),
             inner.ops.config.sample_interval,
@@ -275,6 +298,7 @@ impl EventBus {
             on_error: None,
             codec: None,
             on_published: None,
+            on_connection: None,
         }
     }
 

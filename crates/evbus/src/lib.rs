@@ -44,7 +44,10 @@ pub use evbus_keyed_pool::{PoolConfig, RetryPolicy};
 pub use evbus_topics as topics;
 pub use evbus_topics::{Strategy, TopicOptions, TopicPolicy};
 pub use evbus_transport as transport;
-pub use evbus_transport::{OutgoingMessage, Position, Receipt, StartFrom};
+pub use evbus_transport::{
+    ConnectionChange, ConnectionEvent, ConnectionState, OutgoingMessage, Position, Receipt,
+    StartFrom,
+};
 
 #[cfg(feature = "nats")]
 #[cfg_attr(docsrs, doc(cfg(feature = "nats")))]

@@ -7,6 +7,7 @@ mod config;
 mod consumer;
 mod error;
 mod lag;
+mod link;
 mod logs;
 mod producer;
 mod transport;

@@ -30,7 +30,7 @@ use rdkafka::{
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
-use crate::{NAME, config::KafkaConfig, error, logs};
+use crate::{NAME, config::KafkaConfig, error, link::Link, logs};
 
 /// How long a publish waits before retrying when librdkafka's local queue is
 /// full (only when user properties shrank it below `max_in_flight`).
@@ -48,8 +48,8 @@ pub(crate) struct Pending {
 
 /// Receives delivery reports on the producer's polling thread.
 pub(crate) struct DeliveryContext {
-    /// Cleared when the brokers cannot be reached, set by a successful delivery.
-    connected: Arc<AtomicBool>,
+    /// Lost when the brokers cannot be reached, up by a successful delivery.
+    link: Arc<Link>,
     /// Set when librdkafka reports a fatal error: the client must be replaced.
     fatal: Arc<AtomicBool>,
 }
@@ -61,7 +61,7 @@ impl ClientContext for DeliveryContext {
 
     fn error(&self, error: KafkaError, reason: &str) {
         if logs::is_connection_error(&error) {
-            self.connected.store(false, Ordering::Relaxed);
+            self.link.lost(format!("{error}: {reason}"));
         }
         if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) {
             self.fatal.store(true, Ordering::SeqCst);
@@ -76,7 +76,7 @@ impl ProducerContext for DeliveryContext {
     fn delivery(&self, result: &DeliveryResult<'_>, pending: Box<Pending>) {
         let outcome = match result {
             Ok(message) => {
-                self.connected.store(true, Ordering::Relaxed);
+                self.link.up();
                 Ok(Position {
                     partition: u32::try_from(message.partition()).unwrap_or_default(),
                     offset: u64::try_from(message.offset()).unwrap_or_default(),
@@ -140,17 +140,16 @@ pub(crate) struct Producer {
     max_in_flight: u32,
     publish_timeout: Duration,
     max_payload: usize,
-    connected: Arc<AtomicBool>,
+    link: Arc<Link>,
 }
 
 impl Producer {
-    pub fn new(config: &KafkaConfig) -> Result<Self> {
+    pub fn new(config: &KafkaConfig, link: Arc<Link>) -> Result<Self> {
         let max_in_flight = u32::try_from(config.max_in_flight)
             .unwrap_or(u32::MAX)
             .min(Semaphore::MAX_PERMITS as u32);
-        let connected = Arc::new(AtomicBool::new(true));
         let client_config = config.producer_client_config();
-        let inner = create(&client_config, &connected)?;
+        let inner = create(&client_config, &link)?;
         Ok(Self {
             inner: RwLock::new(inner),
             client_config,
@@ -159,7 +158,7 @@ impl Producer {
             max_in_flight,
             publish_timeout: config.publish_timeout,
             max_payload: config.max_payload_bytes(),
-            connected,
+            link,
         })
     }
 
@@ -185,7 +184,7 @@ impl Producer {
             return Ok(());
         }
         let reason = inner.client.client().fatal_error();
-        let fresh = create(&self.client_config, &self.connected)?;
+        let fresh = create(&self.client_config, &self.link)?;
         let old = std::mem::replace(&mut *inner, fresh).client;
         drop(inner);
         let rebuilds = self.rebuilds.fetch_add(1, Ordering::Relaxed) + 1;
@@ -224,7 +223,7 @@ impl Producer {
 
     /// Whether the last thing heard from the brokers was good.
     pub fn is_connected(&self) -> bool {
-        self.connected.load(Ordering::Relaxed)
+        self.link.is_connected()
     }
 
     /// The largest accepted [`OutgoingMessage::wire_size`].
@@ -347,11 +346,11 @@ impl Producer {
     }
 }
 
-fn create(config: &ClientConfig, connected: &Arc<AtomicBool>) -> Result<Current> {
+fn create(config: &ClientConfig, link: &Arc<Link>) -> Result<Current> {
     let fatal = Arc::new(AtomicBool::new(false));
     let client = config
         .create_with_context(DeliveryContext {
-            connected: connected.clone(),
+            link: link.clone(),
             fatal: fatal.clone(),
         })
         .map_err(error::config_error)?;

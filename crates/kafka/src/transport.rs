@@ -8,8 +8,8 @@ use std::sync::{
 use async_trait::async_trait;
 use evbus_topics::{TopicAdmin, TopicOptions};
 use evbus_transport::{
-    Backlog, Capabilities, ConnectionState, ErrorKind, OutgoingMessage, Receipt, Result,
-    SubscribeOptions, Subscription, TopicUse, Transport, TransportError, validate_topic,
+    Backlog, Capabilities, ConnectionEvent, ConnectionState, ErrorKind, OutgoingMessage, Receipt,
+    Result, SubscribeOptions, Subscription, TopicUse, Transport, TransportError, validate_topic,
 };
 use parking_lot::{Mutex, RwLock};
 use rdkafka::admin::AdminClient;
@@ -21,6 +21,7 @@ use crate::{
     consumer::{self, ConsumerHandle},
     error,
     lag::LagProbe,
+    link::Link,
     producer::Producer,
 };
 
@@ -38,6 +39,7 @@ pub struct KafkaTransport {
     consumers: Mutex<Vec<Arc<ConsumerHandle>>>,
     closed: AtomicBool,
     lag: LagProbe,
+    link: Arc<Link>,
 }
 
 impl std::fmt::Debug for KafkaTransport {
@@ -76,7 +78,8 @@ impl KafkaTransport {
     /// [`Disconnected`](ErrorKind::Disconnected) when no broker answers.
     pub async fn connect(config: KafkaConfig) -> Result<Self> {
         config.validate()?;
-        let producer = Producer::new(&config)?;
+        let link = Arc::new(Link::default());
+        let producer = Producer::new(&config, link.clone())?;
         let admin_client: AdminClient<_> = config.admin().create().map_err(error::config_error)?;
         let admin_client = Arc::new(admin_client);
         let timeout = config.publish_timeout;
@@ -121,6 +124,7 @@ impl KafkaTransport {
             consumers: Mutex::default(),
             closed: AtomicBool::new(false),
             lag: LagProbe::default(),
+            link,
         })
     }
 
@@ -199,6 +203,10 @@ impl Transport for KafkaTransport {
 
     fn publish_in_flight(&self) -> usize {
         self.producer.read().as_ref().map_or(0, |p| p.in_flight())
+    }
+
+    fn connection_events(&self) -> tokio::sync::watch::Receiver<ConnectionEvent> {
+        self.link.subscribe()
     }
 
     fn connection_state(&self) -> ConnectionState {
@@ -298,6 +306,7 @@ impl Transport for KafkaTransport {
         let consumers = std::mem::take(&mut *self.consumers.lock());
         futures::future::join_all(consumers.iter().map(|c| c.stop())).await;
         self.admin.close().await;
+        self.link.closed();
         tracing::info!("kafka transport closed");
         flushed
     }

@@ -7,7 +7,9 @@ use async_nats::{
     Client, ClientError, ConnectErrorKind, ConnectOptions, Event,
     jetstream::{self, context::ContextBuilder},
 };
-use evbus_transport::{ConnectionState, ErrorKind, Result, TransportError};
+use evbus_transport::{
+    ConnectionChange, ConnectionEvent, ConnectionState, ErrorKind, Result, TransportError,
+};
 use tokio::sync::{broadcast, watch};
 
 use crate::{NAME, config::NatsConfig};
@@ -50,13 +52,30 @@ pub(crate) struct Connection {
     pub(crate) jetstream: jetstream::Context,
     pub(crate) state: watch::Receiver<ConnectionState>,
     pub(crate) events: broadcast::Sender<NatsEvent>,
+    pub(crate) connection: Arc<watch::Sender<ConnectionEvent>>,
+}
+
+/// Where the client's events go: the state, the NATS events and the
+/// backend-neutral connection events.
+struct Sinks {
+    state: watch::Sender<ConnectionState>,
+    events: broadcast::Sender<NatsEvent>,
+    connection: Arc<watch::Sender<ConnectionEvent>>,
 }
 
 /// Connects with `config` (already validated).
 pub(crate) async fn connect(config: &NatsConfig) -> Result<Connection> {
     let (state_tx, state) = watch::channel(ConnectionState::Connected);
     let (events, _) = broadcast::channel(EVENT_CAPACITY);
-    let options = options(config, Arc::new(state_tx), events.clone()).await?;
+    let connection = Arc::new(watch::Sender::new(ConnectionEvent::from_state(
+        ConnectionState::Connected,
+    )));
+    let sinks = Arc::new(Sinks {
+        state: state_tx,
+        events: events.clone(),
+        connection: connection.clone(),
+    });
+    let options = options(config, sinks).await?;
     let client = options
         .connect(config.servers.as_slice())
         .await
@@ -93,14 +112,11 @@ pub(crate) async fn connect(config: &NatsConfig) -> Result<Connection> {
         jetstream,
         state,
         events,
+        connection,
     })
 }
 
-async fn options(
-    config: &NatsConfig,
-    state: Arc<watch::Sender<ConnectionState>>,
-    events: broadcast::Sender<NatsEvent>,
-) -> Result<ConnectOptions> {
+async fn options(config: &NatsConfig, sinks: Arc<Sinks>) -> Result<ConnectOptions> {
     let reconnect_wait = config.reconnect_wait;
     let mut options = ConnectOptions::new()
         .name(&config.name)
@@ -118,7 +134,7 @@ async fn options(
         .request_timeout(Some(config.publish_timeout))
         .require_tls(config.tls.required)
         .event_callback(move |event| {
-            on_event(event, &state, &events);
+            on_event(event, &sinks);
             std::future::ready(())
         });
     let auth = &config.auth;
@@ -150,11 +166,13 @@ async fn options(
     Ok(options)
 }
 
-fn on_event(
-    event: Event,
-    state: &watch::Sender<ConnectionState>,
-    events: &broadcast::Sender<NatsEvent>,
-) {
+fn on_event(event: Event, sinks: &Sinks) {
+    let Sinks {
+        state,
+        events,
+        connection,
+    } = sinks;
+    record(connection, &event);
     let (new_state, event) = match event {
         Event::Connected => (Some(ConnectionState::Connected), NatsEvent::Connected),
         Event::Disconnected => (Some(ConnectionState::Reconnecting), NatsEvent::Disconnected),
@@ -190,4 +208,42 @@ fn on_event(
             changed
         });
     }
+}
+
+/// Records `event` in the connection events: a change wakes the receivers;
+/// an error only becomes the `last_error` the next change carries.
+fn record(connection: &watch::Sender<ConnectionEvent>, event: &Event) {
+    connection.send_if_modified(|current| {
+        if current.state == ConnectionState::Closed {
+            return false;
+        }
+        let change = match event {
+            Event::Connected if current.state == ConnectionState::Reconnecting => {
+                ConnectionChange::Reconnected
+            }
+            Event::Connected => return false,
+            Event::Disconnected if current.state == ConnectionState::Connected => {
+                ConnectionChange::Disconnected
+            }
+            Event::ClientError(ClientError::MaxReconnects) => {
+                *current = current.next(
+                    ConnectionChange::Closed,
+                    Some("every reconnect attempt failed (max_reconnects)".to_owned()),
+                );
+                return true;
+            }
+            Event::Closed => ConnectionChange::Closed,
+            Event::ServerError(error) => {
+                current.last_error = Some(error.to_string());
+                return false;
+            }
+            Event::ClientError(error) => {
+                current.last_error = Some(error.to_string());
+                return false;
+            }
+            _ => return false,
+        };
+        *current = current.next(change, None);
+        true
+    });
 }

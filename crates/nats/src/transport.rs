@@ -12,8 +12,9 @@ use async_nats::{Client, jetstream};
 use async_trait::async_trait;
 use evbus_topics::{TopicAdmin, TopicOptions};
 use evbus_transport::{
-    Backlog, Capabilities, ConnectionState, OutgoingMessage, Receipt, Result, SubscribeOptions,
-    Subscription, TopicUse, Transport, TransportError, validate_topic,
+    Backlog, Capabilities, ConnectionChange, ConnectionEvent, ConnectionState, OutgoingMessage,
+    Receipt, Result, SubscribeOptions, Subscription, TopicUse, Transport, TransportError,
+    validate_topic,
 };
 use parking_lot::Mutex;
 use tokio::sync::{broadcast, watch};
@@ -63,6 +64,8 @@ pub(crate) struct Inner {
     pub(crate) jetstream: jetstream::Context,
     pub(crate) state: watch::Receiver<ConnectionState>,
     pub(crate) events: broadcast::Sender<NatsEvent>,
+    /// The backend-neutral connection events.
+    pub(crate) connection: Arc<watch::Sender<ConnectionEvent>>,
     pub(crate) topics: Arc<TopicModes>,
     /// `true` once `close` has started: new operations fail, subscriptions end.
     pub(crate) closing: watch::Sender<bool>,
@@ -104,6 +107,7 @@ impl NatsTransport {
                 jetstream: connection.jetstream,
                 state: connection.state,
                 events: connection.events,
+                connection: connection.connection,
                 closing,
                 publish_gate: tokio::sync::RwLock::new(()),
                 pending_acks: AtomicUsize::new(0),
@@ -219,6 +223,15 @@ impl Inner {
             tracing::warn!("the NATS connection did not drain within 5s; dropping it");
         }
         *closed = true;
+        // The client reports Closed when it drained; one that did not is
+        // closed all the same.
+        self.connection.send_if_modified(|event| {
+            let open = event.state != ConnectionState::Closed;
+            if open {
+                *event = event.next(ConnectionChange::Closed, None);
+            }
+            open
+        });
         flushed
     }
 }
@@ -255,6 +268,10 @@ impl Transport for NatsTransport {
 
     fn publish_in_flight(&self) -> usize {
         self.pending_publish_acks()
+    }
+
+    fn connection_events(&self) -> watch::Receiver<ConnectionEvent> {
+        self.inner.connection.subscribe()
     }
 
     fn connection_state(&self) -> ConnectionState {

@@ -3,6 +3,7 @@
 
 mod backlog;
 mod capabilities;
+mod connection;
 pub mod dead_letter;
 mod delivery;
 mod error;
@@ -18,6 +19,7 @@ pub mod testkit;
 
 pub use backlog::{Backlog, PartitionLag};
 pub use capabilities::{Capabilities, DeliveryGuarantee};
+pub use connection::{ConnectionChange, ConnectionEvent};
 pub use delivery::{AckHandle, Acker, Delivery, Lease, Settlement};
 pub use error::{ErrorKind, Result, TransportError};
 pub use message::{Headers, OutgoingMessage, Position, Receipt, header};

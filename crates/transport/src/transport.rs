@@ -9,6 +9,7 @@ use evbus_topics::{TopicAdmin, TopicOptions};
 use crate::{
     backlog::Backlog,
     capabilities::Capabilities,
+    connection::ConnectionEvent,
     delivery::Delivery,
     error::Result,
     message::{OutgoingMessage, Receipt},
@@ -103,6 +104,23 @@ pub trait Transport: Send + Sync + 'static {
     /// The connection state.
     fn connection_state(&self) -> ConnectionState {
         ConnectionState::Connected
+    }
+
+    /// The connection's events: the receiver holds the latest one and wakes
+    /// on every change. A reader that falls behind sees the newest event;
+    /// its [`reconnects`](ConnectionEvent::reconnects) count tells how many
+    /// reconnections it missed.
+    ///
+    /// The default reports the current [`connection_state`](Self::connection_state)
+    /// once and never changes: a transport with its own event source
+    /// overrides it.
+    ///
+    /// # Behavior
+    /// - Reports [`Connected`](ConnectionState::Connected) once connected
+    ///   and [`Closed`](ConnectionState::Closed) after
+    ///   [`close`](Self::close) (scenario `connection_events`).
+    fn connection_events(&self) -> tokio::sync::watch::Receiver<ConnectionEvent> {
+        tokio::sync::watch::channel(ConnectionEvent::from_state(self.connection_state())).1
     }
 
     /// Publishes one message.

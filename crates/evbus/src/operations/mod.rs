@@ -4,6 +4,7 @@
 //! returns. See docs/operations.md.
 
 mod config;
+mod connection;
 mod dead_letters;
 mod health;
 mod sampler;
@@ -11,6 +12,7 @@ mod snapshot;
 mod state;
 
 pub use config::{BacklogThresholds, HealthConfig, OperationsConfig};
+pub(crate) use connection::{ConnectionCallback, follow as follow_connection};
 pub(crate) use dead_letters::DeadLetterCallbacks;
 pub use dead_letters::DeadLettered;
 pub use health::{HealthAlert, HealthMessage, HealthMonitor, HealthPublisher};

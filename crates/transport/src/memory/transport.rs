@@ -18,6 +18,7 @@ use super::{
 };
 use crate::{
     capabilities::Capabilities,
+    connection::{ConnectionChange, ConnectionEvent},
     error::{ErrorKind, Result, TransportError},
     message::{OutgoingMessage, Receipt},
     topic::{TopicUse, validate_topic},
@@ -71,11 +72,24 @@ impl Default for MemoryTransport {
     }
 }
 
-/// What one transport owns: its open/closed state and its subscriptions.
-#[derive(Default)]
+/// What one transport owns: its open/closed state, its connection events
+/// and its subscriptions.
 pub(super) struct Client {
     closed: AtomicBool,
+    events: tokio::sync::watch::Sender<ConnectionEvent>,
     members: Mutex<ahash::HashMap<MemberId, (Arc<Topic>, usize)>>,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Self {
+            closed: AtomicBool::new(false),
+            events: tokio::sync::watch::Sender::new(ConnectionEvent::from_state(
+                ConnectionState::Connected,
+            )),
+            members: Mutex::default(),
+        }
+    }
 }
 
 impl Client {
@@ -320,8 +334,19 @@ impl Transport for MemoryTransport {
         self.client.check_open("the transport")
     }
 
+    fn connection_events(&self) -> tokio::sync::watch::Receiver<ConnectionEvent> {
+        self.client.events.subscribe()
+    }
+
     async fn close(&self) -> Result<()> {
         self.client.closed.store(true, Ordering::SeqCst);
+        self.client.events.send_if_modified(|event| {
+            let open = event.state != ConnectionState::Closed;
+            if open {
+                *event = event.next(ConnectionChange::Closed, None);
+            }
+            open
+        });
         let members: Vec<MemberId> = self.client.members.lock().keys().copied().collect();
         for member in members {
             self.client.remove_member(member);

@@ -244,3 +244,37 @@ pub(super) async fn closed_transport(ctx: Ctx) -> Result<()> {
     )?;
     Ok(())
 }
+
+/// The connection events report `Connected` once connected and `Closed`
+/// after `close`, both to a receiver taken after close and (where the
+/// transport keeps a live event source) to one taken before.
+pub(super) async fn connection_events(ctx: Ctx) -> Result<()> {
+    let transport = ctx.transport().await?;
+    let mut before = transport.connection_events();
+    let first = before.borrow_and_update().clone();
+    ensure!(
+        first.state == crate::ConnectionState::Connected,
+        "a connected transport reported {first:?}"
+    );
+    transport.close().await.context("close")?;
+    let after = transport.connection_events().borrow().clone();
+    ensure!(
+        after.state == crate::ConnectionState::Closed
+            && after.change == crate::ConnectionChange::Closed,
+        "a closed transport reported {after:?}"
+    );
+    // A live source tells its earlier receivers; the default one has none.
+    if before.has_changed().is_ok() {
+        let seen = tokio::time::timeout(
+            WITHIN,
+            before.wait_for(|e| e.state == crate::ConnectionState::Closed),
+        )
+        .await
+        .context("a receiver taken before close never saw Closed")?;
+        ensure!(
+            seen.is_ok(),
+            "the event source ended before reporting Closed"
+        );
+    }
+    Ok(())
+}

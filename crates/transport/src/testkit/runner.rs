@@ -104,6 +104,7 @@ fn scenarios() -> Vec<Scenario> {
         scenario!(load::broker_restart, [RestartHook, AtLeastOnce], true),
         scenario!(basic::invalid_input, []),
         scenario!(basic::closed_transport, []),
+        scenario!(basic::connection_events, []),
     ]
 }
 
