@@ -192,7 +192,7 @@ impl RawKafka {
             work
         } else {
             plain = Work {
-                envelopes: Vec::new(),
+                envelopes: work.envelopes.clone(),
                 wires: work
                     .wires
                     .iter()
