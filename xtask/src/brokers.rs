@@ -47,7 +47,7 @@ impl Brokers {
     }
 }
 
-fn cache_dir() -> PathBuf {
+pub(crate) fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("EVBUS_CACHE_DIR") {
         return dir.into();
     }

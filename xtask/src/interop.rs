@@ -36,7 +36,7 @@ fn cache_dir() -> PathBuf {
 
 /// The `go` command: `EVBUS_GO`, else `go` on `PATH`, else the official
 /// tarball's location.
-fn go_command() -> anyhow::Result<PathBuf> {
+pub(crate) fn go_command() -> anyhow::Result<PathBuf> {
     if let Some(go) = std::env::var_os("EVBUS_GO") {
         return Ok(go.into());
     }

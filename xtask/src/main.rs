@@ -1,6 +1,7 @@
 //! `cargo xtask`: project automation. Each subcommand lives in its own
 //! module with a `run` function.
 
+mod benchtools;
 mod brokers;
 mod chaos;
 mod cmd;

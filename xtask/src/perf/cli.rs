@@ -28,6 +28,10 @@ pub enum ScenarioName {
     /// The Go SDK's scenario: 500..10,000 envelopes over 5 topics.
     #[value(name = "go-sdk-parity")]
     GoSdkParity,
+    /// The broker's own bench tool beside the raw client on the same work
+    /// (`nats bench`, which needs Go to install natscli once; Apache Kafka's
+    /// producer and consumer perf tools).
+    Ceiling,
     /// Peak and post-close RSS, heap, threads and tasks (child process).
     Resources,
 }
@@ -70,6 +74,30 @@ pub struct Args {
 }
 
 impl Args {
+    /// The suites to run: those asked for, else all of them; sorted.
+    pub fn scenarios(&self) -> Vec<ScenarioName> {
+        let mut scenarios = self.scenario.clone();
+        if scenarios.is_empty() {
+            scenarios = vec![
+                ScenarioName::Publish,
+                ScenarioName::E2eOrdered,
+                ScenarioName::Latency,
+                ScenarioName::GoSdkParity,
+                ScenarioName::Ceiling,
+                ScenarioName::Resources,
+            ];
+        }
+        scenarios.sort();
+        scenarios.dedup();
+        scenarios
+    }
+
+    /// Whether the run measures `nats bench` (and so needs natscli).
+    pub fn wants_nats_ceiling(&self) -> bool {
+        matches!(self.transport, TransportChoice::Nats | TransportChoice::All)
+            && self.scenarios().contains(&ScenarioName::Ceiling)
+    }
+
     /// The arguments that reproduce these options on a command line.
     pub fn to_command_line(&self) -> Vec<String> {
         let mut line = vec!["--transport".to_owned(), self.transport.to_string()];

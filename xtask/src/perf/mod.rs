@@ -13,6 +13,8 @@ pub(crate) mod alloc;
 #[cfg(feature = "perf")]
 mod baselines;
 #[cfg(feature = "perf")]
+mod ceiling;
+#[cfg(feature = "perf")]
 mod plots;
 #[cfg(feature = "perf")]
 pub(crate) mod probe;
@@ -52,6 +54,9 @@ fn relaunch(args: Args) -> anyhow::Result<()> {
     command.args(args.to_command_line());
     if args.transport != cli::TransportChoice::Memory {
         crate::brokers::ensure()?.export(&mut command);
+    }
+    if args.wants_nats_ceiling() {
+        command.env("EVBUS_NATS_CLI", crate::benchtools::ensure_natscli()?);
     }
     crate::cmd::run(&mut command)
 }

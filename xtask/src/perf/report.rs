@@ -8,10 +8,11 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::perf::{
+    ceiling::Ceiling,
     plots,
     profile::Profile,
     scenarios::{Figure, Kind, go_parity, resources::Resources},
-    stats::{Percentiles, Summary},
+    stats::{Percentiles, Sample, Summary},
 };
 
 /// Everything one `cargo xtask perf` produced.
@@ -28,6 +29,8 @@ pub struct Run {
     /// (transport, baseline name, its settings).
     pub baselines: Vec<(String, String, String)>,
     pub figures: Vec<Figure>,
+    /// The raw clients beside the brokers' own bench tools.
+    pub ceilings: Vec<Ceiling>,
     pub resources: Vec<Resources>,
     /// Flat CPU profiles of one extra evbus run per missed ratio target.
     pub profiles: Vec<Profile>,
@@ -120,6 +123,36 @@ const THROUGHPUT_HEADER: [&str; 9] = [
     "ratio",
     "CPU us/msg evbus / baseline",
     "viol/lost/dup",
+];
+
+/// The rows of the ceiling table.
+fn ceiling_rows(run: &Run) -> Vec<[String; 8]> {
+    run.ceilings
+        .iter()
+        .map(|c| {
+            [
+                c.transport.to_owned(),
+                c.name.clone(),
+                c.messages.to_string(),
+                c.size.to_string(),
+                span(c.raw_rate(), rate),
+                span(c.bench_rate(), rate),
+                format!("{:.2}", c.ratio()),
+                cpu(Summary::of(c.raw.iter().map(Sample::cpu_us_per_message)).median),
+            ]
+        })
+        .collect()
+}
+
+const CEILING_HEADER: [&str; 8] = [
+    "transport",
+    "work",
+    "msgs",
+    "body bytes",
+    "raw client msg/s median (min-max)",
+    "bench tool msg/s median (min-max)",
+    "raw / tool",
+    "raw CPU us/msg",
 ];
 
 fn latency_rows(run: &Run) -> Vec<[String; 6]> {
@@ -224,6 +257,24 @@ pub fn targets(run: &Run) -> Vec<Target> {
             ));
         }
     }
+    for c in &run.ceilings {
+        let ratio = c.ratio();
+        targets.push(Target {
+            what: format!(
+                "{} {}: {} >= 0.8 x {}",
+                c.transport, c.name, c.client, c.tool
+            ),
+            met: ratio >= 0.8,
+            detail: if ratio >= 0.8 {
+                format!("{ratio:.2}")
+            } else {
+                format!(
+                    "{ratio:.2}: missed by {:.0}% of the target",
+                    (0.8 - ratio) / 0.8 * 100.0
+                )
+            },
+        });
+    }
     let (violations, lost) = run
         .figures
         .iter()
@@ -317,6 +368,11 @@ fn markdown_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> St
 pub fn print_table(run: &Run) {
     println!();
     println!("{}", text_table(THROUGHPUT_HEADER, &throughput_rows(run)));
+    let ceilings = ceiling_rows(run);
+    if !ceilings.is_empty() {
+        println!("ceiling (raw client beside the broker's own bench tool, same work):");
+        println!("{}", text_table(CEILING_HEADER, &ceilings));
+    }
     let latency = latency_rows(run);
     if !latency.is_empty() {
         println!("latency (microseconds, from each message's due time):");
@@ -374,6 +430,21 @@ pub fn markdown(run: &Run, plot_dir: &str) -> String {
         "\n(*) h = 1 ms rows: the baseline has no keyed pool, so it is the raw pipeline \
          without the wait (the ceiling).\n",
     );
+    let ceilings = ceiling_rows(run);
+    if !ceilings.is_empty() {
+        md.push_str(
+            "\n### Ceiling: the raw client beside the broker's own bench tool\n\n\
+             Same server, same run, same message count and body size, runs alternated; \
+             publish is timed to the last ack, consume from the first message to the \
+             last (as the tool times it). The tool's CPU is its own process's and is \
+             not measured.\n\n",
+        );
+        md.push_str(&markdown_table(CEILING_HEADER, &ceilings));
+        md.push('\n');
+        for c in &run.ceilings {
+            let _ = writeln!(md, "- {} {}: `{}`", c.transport, c.name, c.command);
+        }
+    }
     let latency = latency_rows(run);
     if !latency.is_empty() {
         md.push_str("\n### Latency (publish to handler, from each message's due time)\n\n");

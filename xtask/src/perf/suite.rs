@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::perf::{
     Args,
     baselines::{kafka::RawKafka, memory::RawChannel, nats::RawNats},
+    ceiling::{self, kafka_perf::KafkaPerf, nats_bench::NatsBench},
     cli::{ScenarioName, TransportChoice},
     probe,
     profile::{self, Profile},
@@ -71,7 +72,7 @@ fn sizes(transport: &str, quick: bool) -> Sizes {
 }
 
 /// Timed runs of one transport, for the progress bar.
-fn planned_runs(scenarios: &[ScenarioName], sizes: &Sizes, runs: usize) -> u64 {
+fn planned_runs(transport: &str, scenarios: &[ScenarioName], sizes: &Sizes, runs: usize) -> u64 {
     let figures: usize = scenarios
         .iter()
         .map(|s| match s {
@@ -80,6 +81,12 @@ fn planned_runs(scenarios: &[ScenarioName], sizes: &Sizes, runs: usize) -> u64 {
             ScenarioName::Latency => sizes.latency_rates.len(),
             ScenarioName::GoSdkParity => sizes.parity_messages.len(),
             ScenarioName::Resources => 0,
+            // Publish then consume, with and without headers.
+            ScenarioName::Ceiling => match transport {
+                "nats" => 2,
+                "kafka" => 1,
+                _ => 0,
+            },
         })
         .sum();
     (figures * runs * 2) as u64
@@ -97,7 +104,9 @@ async fn suites<B: Side>(
             ScenarioName::E2eOrdered => figures.extend(e2e_ordered::run(ctx, pair).await?),
             ScenarioName::Latency => figures.extend(latency::run(ctx, pair).await?),
             ScenarioName::GoSdkParity => figures.extend(go_parity::run(ctx, pair).await?),
-            ScenarioName::Resources => {}
+            // Not a comparison with evbus: run by the transports that have
+            // a bench tool.
+            ScenarioName::Ceiling | ScenarioName::Resources => {}
         }
     }
     Ok(figures)
@@ -179,18 +188,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .runs
         .unwrap_or(if args.quick { QUICK_RUNS } else { RUNS })
         .max(QUICK_RUNS);
-    let mut scenarios = args.scenario.clone();
-    if scenarios.is_empty() {
-        scenarios = vec![
-            ScenarioName::Publish,
-            ScenarioName::E2eOrdered,
-            ScenarioName::Latency,
-            ScenarioName::GoSdkParity,
-            ScenarioName::Resources,
-        ];
-    }
-    scenarios.sort();
-    scenarios.dedup();
+    let scenarios = args.scenarios();
     let transports: Vec<&'static str> = match args.transport {
         TransportChoice::Memory => vec!["memory"],
         TransportChoice::Nats => vec!["nats"],
@@ -201,7 +199,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let bar = ProgressBar::new(
         transports
             .iter()
-            .map(|t| planned_runs(&scenarios, &sizes(t, args.quick), runs))
+            .map(|t| planned_runs(t, &scenarios, &sizes(t, args.quick), runs))
             .sum(),
     );
     bar.set_style(
@@ -217,6 +215,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut settings = Vec::new();
     let mut resources = Vec::new();
     let mut profiles = Vec::new();
+    let mut ceilings = Vec::new();
     let want_resources = scenarios.contains(&ScenarioName::Resources);
     for &transport in &transports {
         let sizes = sizes(transport, args.quick);
@@ -261,6 +260,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 profiles.extend(profile_missed(&bar, &evbus, &measured).await?);
                 figures.extend(measured);
                 settings.push((transport, pair.raw_name, pair.raw_settings));
+                if scenarios.contains(&ScenarioName::Ceiling) {
+                    let bench = NatsBench {
+                        binary: crate::benchtools::ensure_natscli()?,
+                        url: nats.server.url(),
+                    };
+                    ceilings.extend(ceiling::nats(&ctx, &raw, bench, sizes.publish).await?);
+                }
                 if want_resources {
                     // The children need the server: run them while it is up.
                     resources.extend(measure_resources(&bar, transport, &evbus, &sizes).await?);
@@ -289,6 +295,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 profiles.extend(profile_missed(&bar, &evbus, &measured).await?);
                 figures.extend(measured);
                 settings.push((transport, pair.raw_name, pair.raw_settings));
+                if scenarios.contains(&ScenarioName::Ceiling) {
+                    let tools = KafkaPerf::from_env(raw.config.bootstrap_servers.join(","))?;
+                    ceilings.extend(ceiling::kafka(&ctx, &raw, tools, sizes.publish).await?);
+                }
                 if want_resources {
                     // The children need the broker: run them while it is up.
                     resources.extend(measure_resources(&bar, transport, &evbus, &sizes).await?);
@@ -311,6 +321,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .map(|(t, name, s)| (t.to_owned(), name.to_owned(), s))
             .collect(),
         figures,
+        ceilings,
         resources,
         profiles,
     };

@@ -1,7 +1,8 @@
 //! The raw rdkafka baseline: a `FutureProducer` with evbus-kafka's producer
 //! settings and in-flight window, and a `StreamConsumer` with its consumer
 //! settings that stores each handled offset and commits every
-//! `commit_interval`, as evbus-kafka does.
+//! `commit_interval`, as evbus-kafka does; and the raw side of the Kafka
+//! tools' ceiling (`publish_then_drain`).
 
 use std::{ops::Range, sync::Arc, time::Duration};
 
@@ -23,8 +24,9 @@ use tokio::{
 
 use crate::perf::{
     baselines::pipeline,
-    setup::{create_topics, fresh_group},
+    setup::{create_topics, fresh_group, fresh_topics},
     side::{Run, Side, WARMUP_TIMEOUT},
+    stats::{Sample, Stopwatch},
     workload::{Schedule, Sink, Work, identity_from_headers, warmup},
 };
 
@@ -167,6 +169,90 @@ impl Side for RawKafka {
             sink.wait_warm(WARMUP_TIMEOUT).await?;
         }
         Ok(run)
+    }
+}
+
+impl RawKafka {
+    /// The raw client's half of the Kafka tools' ceiling: publishes every
+    /// message of `work` (one topic) the async way into a fresh topic, with
+    /// its key and evbus's headers or as the payload alone, then reads them
+    /// all back in a fresh group, storing each offset and committing every
+    /// `commit_interval`; the two halves timed apart, the consume half from
+    /// its first message on (as `ConsumerPerformance`'s fetch time leaves
+    /// out joining the group).
+    pub async fn publish_then_drain(
+        &self,
+        work: &Work,
+        headers: bool,
+    ) -> anyhow::Result<(Sample, Sample)> {
+        let topics = fresh_topics(1);
+        let run = self.open(&topics, None).await?;
+        let plain;
+        let work = if headers {
+            work
+        } else {
+            plain = Work {
+                envelopes: work.envelopes.clone(),
+                wires: work
+                    .wires
+                    .iter()
+                    .map(|w| OutgoingMessage {
+                        key: None,
+                        headers: Vec::new(),
+                        payload: w.payload.clone(),
+                        dedup_id: None,
+                    })
+                    .collect(),
+                topics: work.topics.clone(),
+                aggregates: work.aggregates,
+            };
+            &plain
+        };
+        let watch = Stopwatch::start();
+        run.send_async_all(&topics, work, None).await?;
+        let published = watch.stop();
+        run.close().await?;
+
+        let consumer: StreamConsumer = self
+            .config
+            .consumer_client_config(&fresh_group())
+            .create()
+            .context("creating the consumer")?;
+        consumer.subscribe(&[topics[0].as_str()])?;
+        let mut commit = tokio::time::interval(self.config.commit_interval);
+        let mut watch = None;
+        let mut received = 0;
+        // Offsets stored since the last commit (committing none fails with
+        // NoOffset).
+        let mut stored = false;
+        while received < work.len() {
+            tokio::select! {
+                _ = commit.tick(), if stored => {
+                    consumer.commit_consumer_state(CommitMode::Async)?;
+                    stored = false;
+                }
+                message = consumer.recv() => {
+                    let message = message.context("consuming")?;
+                    watch.get_or_insert_with(Stopwatch::start);
+                    consumer.store_offset_from_message(&message)?;
+                    stored = true;
+                    received += 1;
+                }
+            }
+        }
+        if stored {
+            consumer.commit_consumer_state(CommitMode::Sync)?;
+        }
+        let consumed = watch.context("nothing to consume")?.stop();
+        tokio::task::spawn_blocking(move || drop(consumer)).await?;
+        let sample = |(seconds, cpu_seconds)| Sample {
+            messages: work.len(),
+            seconds,
+            cpu_seconds,
+            tally: None,
+            latency: None,
+        };
+        Ok((sample(published), sample(consumed)))
     }
 }
 

@@ -27,8 +27,9 @@ use tokio::{
 
 use crate::perf::{
     baselines::pipeline,
-    setup::{create_topics, fresh_group},
+    setup::{create_topics, fresh_group, fresh_topics},
     side::{Run, Side, WARMUP_TIMEOUT},
+    stats::{Sample, Stopwatch},
     workload::{Schedule, Sink, Work, identity_from_headers, warmup},
 };
 
@@ -86,29 +87,47 @@ fn headers(message: &OutgoingMessage) -> HeaderMap {
     map
 }
 
+/// The headers evbus-nats writes for `message`, as (name, value) pairs,
+/// its dedup id aside (`nats bench --dedup` writes its own).
+pub fn header_pairs(message: &OutgoingMessage) -> Vec<(String, String)> {
+    headers(message)
+        .iter()
+        .filter(|(name, _)| {
+            let name: &str = name.as_ref();
+            name != "Nats-Msg-Id"
+        })
+        .flat_map(|(name, values)| {
+            let name: &str = name.as_ref();
+            values
+                .iter()
+                .map(move |value| (name.to_owned(), value.as_str().to_owned()))
+        })
+        .collect()
+}
+
 fn publish_message(message: &OutgoingMessage) -> PublishMessage {
     PublishMessage::build()
         .payload(message.payload.clone())
         .headers(headers(message))
 }
 
-async fn consume(
-    jetstream: jetstream::Context,
-    topic: String,
-    group: String,
-    sink: Arc<Sink>,
-    mut stop: oneshot::Receiver<()>,
-) -> anyhow::Result<()> {
+/// A durable pull consumer `group` of `topic` with explicit acks, evbus-nats's
+/// ack wait, ack pending limit, pull size and pull expiry, read as a stream.
+async fn pull_messages(
+    jetstream: &jetstream::Context,
+    topic: &str,
+    group: &str,
+) -> anyhow::Result<pull::Stream> {
     let c = NatsConfig::default();
     let stream = jetstream
-        .get_stream(mapping::stream_name(&c.stream_prefix, &topic))
+        .get_stream(mapping::stream_name(&c.stream_prefix, topic))
         .await?;
     let consumer = stream
         .get_or_create_consumer(
-            &group,
+            group,
             pull::Config {
-                durable_name: Some(group.clone()),
-                filter_subject: topic.clone(),
+                durable_name: Some(group.to_owned()),
+                filter_subject: topic.to_owned(),
                 ack_policy: AckPolicy::Explicit,
                 ack_wait: c.ack_wait,
                 max_deliver: -1,
@@ -118,12 +137,22 @@ async fn consume(
             },
         )
         .await?;
-    let mut messages = consumer
+    Ok(consumer
         .stream()
         .max_messages_per_batch(c.fetch_batch)
         .expires(c.fetch_max_wait)
         .messages()
-        .await?;
+        .await?)
+}
+
+async fn consume(
+    jetstream: jetstream::Context,
+    topic: String,
+    group: String,
+    sink: Arc<Sink>,
+    mut stop: oneshot::Receiver<()>,
+) -> anyhow::Result<()> {
+    let mut messages = pull_messages(&jetstream, &topic, &group).await?;
     loop {
         let message = tokio::select! {
             _ = &mut stop => return Ok(()),
@@ -149,11 +178,9 @@ async fn consume(
     }
 }
 
-impl Side for RawNats {
-    type Run = NatsRun;
-
-    async fn open(&self, topics: &[String], sink: Option<Arc<Sink>>) -> anyhow::Result<NatsRun> {
-        create_topics(&self.admin, topics).await?;
+impl RawNats {
+    /// A client and JetStream context with evbus-nats's settings.
+    async fn connect(&self) -> anyhow::Result<(async_nats::Client, jetstream::Context)> {
         let c = NatsConfig::default();
         let client = async_nats::ConnectOptions::new()
             .name("perf-raw")
@@ -167,6 +194,88 @@ impl Side for RawNats {
             .max_ack_inflight(c.max_pending_acks)
             .backpressure_on_inflight(true)
             .build(client.clone());
+        Ok((client, jetstream))
+    }
+
+    /// The raw client's half of the `nats bench` ceiling: publishes every
+    /// message of `work` (one topic) the async way into a fresh stream,
+    /// with evbus's headers or as the payload alone, then reads them all
+    /// back through a fresh durable pull consumer acking each; the two
+    /// halves timed apart, as `nats bench js pub async` and `nats bench js
+    /// consume` time them (the latter from its first message on).
+    pub async fn publish_then_drain(
+        &self,
+        work: &Work,
+        headers: bool,
+    ) -> anyhow::Result<(Sample, Sample)> {
+        let topics = fresh_topics(1);
+        let topic = &topics[0];
+        create_topics(&self.admin, &topics).await?;
+        let (client, jetstream) = self.connect().await?;
+        let message = |index: usize| {
+            let wire = &work.wires[index];
+            if headers {
+                publish_message(wire)
+            } else {
+                PublishMessage::build().payload(wire.payload.clone())
+            }
+        };
+        let watch = Stopwatch::start();
+        pipeline(work, None, |index| {
+            let jetstream = &jetstream;
+            async move {
+                let ack = jetstream
+                    .send_publish(topic.clone(), message(index))
+                    .await?;
+                Ok(async move {
+                    ack.await?;
+                    anyhow::Ok(())
+                })
+            }
+        })
+        .await?;
+        let published = sample(work.len(), watch.stop());
+
+        let mut messages = pull_messages(&jetstream, topic, &fresh_group()).await?;
+        // Timed from the first message on, as `nats bench js consume` is.
+        let mut watch = None;
+        for _ in 0..work.len() {
+            let message = messages
+                .next()
+                .await
+                .context("the pull stream ended early")?
+                .map_err(|e| anyhow::anyhow!("pull: {e}"))?;
+            watch.get_or_insert_with(Stopwatch::start);
+            message
+                .ack()
+                .await
+                .map_err(|e| anyhow::anyhow!("ack: {e}"))?;
+        }
+        client.flush().await?;
+        let watch = watch.context("nothing to consume")?;
+        let consumed = sample(work.len(), watch.stop());
+        drop(messages);
+        client.drain().await?;
+        Ok((published, consumed))
+    }
+}
+
+fn sample(messages: u64, (seconds, cpu_seconds): (f64, f64)) -> Sample {
+    Sample {
+        messages,
+        seconds,
+        cpu_seconds,
+        tally: None,
+        latency: None,
+    }
+}
+
+impl Side for RawNats {
+    type Run = NatsRun;
+
+    async fn open(&self, topics: &[String], sink: Option<Arc<Sink>>) -> anyhow::Result<NatsRun> {
+        create_topics(&self.admin, topics).await?;
+        let (client, jetstream) = self.connect().await?;
         let mut run = NatsRun {
             client,
             jetstream,
