@@ -1,5 +1,8 @@
 //! The transport conformance suite against a real nats-server, in all
-//! three group modes: every scenario must run and pass.
+//! three group modes, and on topics of 4 partitions: every scenario must run
+//! and pass.
+
+mod partitioned_topics;
 
 use std::{process::ExitCode, sync::Arc, time::Duration};
 
@@ -13,6 +16,8 @@ struct Nats {
     name: &'static str,
     server: Arc<NatsServer>,
     config: NatsConfig,
+    /// Every topic the suite creates gets this many partitions.
+    partitions: Option<u32>,
 }
 
 #[async_trait::async_trait]
@@ -22,7 +27,13 @@ impl Harness for Nats {
     }
 
     async fn transport(&self) -> anyhow::Result<Arc<dyn Transport>> {
-        Ok(Arc::new(NatsTransport::connect(self.config.clone()).await?))
+        let transport = NatsTransport::connect(self.config.clone()).await?;
+        Ok(match self.partitions {
+            Some(partitions) => {
+                Arc::new(partitioned_topics::Partitioned::new(transport, partitions))
+            }
+            None => Arc::new(transport),
+        })
     }
 
     fn can_restart(&self) -> bool {
@@ -52,15 +63,20 @@ fn main() -> ExitCode {
         .max_reconnects(None)
         .publish_timeout(Duration::from_secs(5));
     let mut failed = false;
-    for (name, mode) in [
-        ("nats", GroupMode::Ordered),
-        ("nats-shared", GroupMode::Shared),
-        ("nats-partitioned", GroupMode::Partitioned),
+    for (name, mode, partitions) in [
+        ("nats", GroupMode::Ordered, None),
+        ("nats-shared", GroupMode::Shared, None),
+        // One partition: an unpartitioned topic in partitioned mode.
+        ("nats-partitioned", GroupMode::Partitioned, None),
+        // Every topic of 4 partitions, in the mode partitioned topics use by
+        // default.
+        ("nats-partitioned-4", GroupMode::Ordered, Some(4)),
     ] {
         let harness = Nats {
             name,
             server: server.clone(),
             config: config.clone().group_mode(mode),
+            partitions,
         };
         failed |= testkit::run(harness, Strictness::AllRequired) != ExitCode::SUCCESS;
     }

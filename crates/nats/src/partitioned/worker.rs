@@ -43,6 +43,9 @@ pub(super) async fn run(
             pulled = pull.next_batch(batch) => pulled,
         };
         let deliveries = match pulled {
+            // A pull subscription returns nothing only once it has ended
+            // (its transport closed): pulling again would spin.
+            Ok(deliveries) if deliveries.is_empty() => break,
             Ok(deliveries) => deliveries,
             Err(error) => {
                 tracing::warn!(%error, partition = slot.partition, "pulling a partition failed");
