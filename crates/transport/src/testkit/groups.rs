@@ -11,7 +11,7 @@ use super::support::{
     Ctx, Tally, WITHIN, first_deliveries_by_member, id_of, ids, join_all, message, missing, next,
     publish_batches, publish_each, receive_all, subscribe, unique,
 };
-use crate::ownership::OwnershipChange;
+use crate::{ErrorKind, TransportError, ownership::OwnershipChange};
 
 /// 50 messages published before any group exists: two new groups, on two
 /// transports, each receive all of them.
@@ -86,15 +86,23 @@ pub(super) async fn consumer_groups(ctx: Ctx) -> Result<()> {
 /// unsettled. A transport that hands out no shares reports no events.
 pub(super) async fn ownership_fences_a_moved_share(ctx: Ctx) -> Result<()> {
     let publisher = ctx.transport().await?;
-    // Shares to split: Kafka partitions (other transports ignore it).
+    // Shares to split: Kafka partitions, NATS partition subjects (memory
+    // ignores it). Every member registers the topic's options, as the bus
+    // does for each configured topic, so each one knows its layout.
     let topic = unique("ownership");
-    publisher
-        .topic_admin()
-        .create(&topic, &TopicOptions::new().partitions(4))
-        .await?;
+    let options = TopicOptions::new().partitions(4);
+    publisher.topic_admin().create(&topic, &options).await?;
+    publisher.register_topic(&topic, &options);
     let group = unique("ownership");
     let first = ctx.transport().await?;
-    let mut sub = subscribe(&*first, &topic, &group).await?;
+    first.register_topic(&topic, &options);
+    let mut sub = match subscribe(&*first, &topic, &group).await {
+        Ok(sub) => sub,
+        // A group mode that refuses partitioned topics (NATS shared
+        // groups) hands out no shares, so there is nothing to fence.
+        Err(error) if is_unsupported(&error) => return Ok(()),
+        Err(error) => return Err(error),
+    };
     let Some(mut events) = sub.ownership_events() else {
         return Ok(());
     };
@@ -140,6 +148,7 @@ pub(super) async fn ownership_fences_a_moved_share(ctx: Ctx) -> Result<()> {
 
     // A second member joins: some share moves to it.
     let second = ctx.transport().await?;
+    second.register_topic(&topic, &options);
     let mut rival = subscribe(&*second, &topic, &group).await?;
     let moved = loop {
         let event = tokio::time::timeout_at(deadline, events.recv())
@@ -179,4 +188,13 @@ pub(super) async fn ownership_fences_a_moved_share(ctx: Ctx) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether `error` is a transport's [`ErrorKind::Unsupported`].
+fn is_unsupported(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<TransportError>()
+            .is_some_and(|error| error.kind() == ErrorKind::Unsupported)
+    })
 }
