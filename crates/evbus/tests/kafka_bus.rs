@@ -84,13 +84,18 @@ async fn queued_jobs_of_a_revoked_partition_are_not_run() {
     };
     // (member, partition, started)
     let log = Arc::new(Mutex::new(Vec::<(usize, u32, Instant)>::new()));
+    // Wakes the test each time a handler starts, instead of polling.
+    let started = Arc::new(tokio::sync::Notify::new());
     let handler = |id: usize| {
         let log = log.clone();
+        let started = started.clone();
         move |message: evbus::Message| {
             let log = log.clone();
+            let started = started.clone();
             async move {
                 log.lock()
                     .push((id, message.meta.position.partition, Instant::now()));
+                started.notify_waiters();
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 Ok(())
             }
@@ -115,10 +120,25 @@ async fn queued_jobs_of_a_revoked_partition_are_not_run() {
         .await
         .expect("first subscription");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while log.lock().len() < 5 {
-        assert!(tokio::time::Instant::now() < deadline, "nothing handled");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let until = |done: fn(&[(usize, u32, Instant)]) -> bool, what: &'static str| {
+        let log = log.clone();
+        let started = started.clone();
+        async move {
+            let wait = async {
+                loop {
+                    let next = started.notified();
+                    if done(&log.lock()) {
+                        return;
+                    }
+                    next.await;
+                }
+            };
+            tokio::time::timeout_at(deadline, wait)
+                .await
+                .unwrap_or_else(|_| panic!("{what}"));
+        }
+    };
+    until(|log| log.len() >= 5, "nothing handled").await;
     let second = EventBus::builder()
         .config(member())
         .build()
@@ -128,13 +148,11 @@ async fn queued_jobs_of_a_revoked_partition_are_not_run() {
         .subscribe_with(&topic, "fenced", handler(1))
         .await
         .expect("second subscription");
-    while !log.lock().iter().any(|(member, ..)| *member == 1) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the second member never handled anything"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until(
+        |log| log.iter().any(|(member, ..)| *member == 1),
+        "the second member never handled anything",
+    )
+    .await;
     // The first member's queue is seconds long: what it still runs of a
     // moved partition would show now.
     tokio::time::sleep(Duration::from_secs(3)).await;
