@@ -405,7 +405,8 @@ impl EventBus {
         // conformance suite checks), so checking twice would only cost.
         let mut message = message;
         if let Some(limiter) = &self.inner.limiter {
-            limiter.acquire(1).await;
+            let waited = limiter.acquire(1).await;
+            (self.inner.ops.metrics).publish_rate_limited(Mode::Awaited, waited);
         }
         let system = self.inner.transport.name();
         let span = tracing_otel::publish_span(system, topic, std::slice::from_mut(&mut message));
@@ -463,7 +464,8 @@ impl EventBus {
             }
         }
         if let Some(limiter) = &self.inner.limiter {
-            limiter.acquire(messages.len()).await;
+            let waited = limiter.acquire(messages.len()).await;
+            (self.inner.ops.metrics).publish_rate_limited(Mode::Awaited, waited);
         }
         let span = tracing_otel::publish_span(self.inner.transport.name(), topic, &mut messages);
         let event_ids: Vec<Option<String>> = if self.inner.reporter.wants_published() {
@@ -529,7 +531,8 @@ impl EventBus {
         let mut message = self.encode(envelope)?;
         // Taken before queueing: the caller waits, as for a full queue.
         if let Some(limiter) = &self.inner.limiter {
-            limiter.acquire(1).await;
+            let waited = limiter.acquire(1).await;
+            (self.inner.ops.metrics).publish_rate_limited(Mode::Detached, waited);
         }
         // The span covers the enqueue; the send happens later, in a batch.
         let system = self.inner.transport.name();

@@ -23,6 +23,10 @@ pub const PUBLISH_FAILURES: &str = "evbus_publish_failures_total";
 /// Histogram: seconds from handing a publish to the transport to the
 /// broker's answer, label `mode` (a detached batch counts once).
 pub const PUBLISH_SECONDS: &str = "evbus_publish_duration_seconds";
+/// Histogram: seconds a publish waited for the bus's rate limit before it
+/// was sent or queued (recorded only with a limit, only for a wait), label
+/// `mode` (a batch counts once).
+pub const PUBLISH_RATE_WAIT_SECONDS: &str = "evbus_publish_rate_wait_seconds";
 /// Counter: deliveries settled, label `outcome` (`handled`, `dead_lettered`,
 /// `redelivered`, `abandoned`).
 pub const SETTLED: &str = "evbus_deliveries_total";
@@ -132,6 +136,12 @@ pub const CATALOGUE: &[MetricInfo] = &[
         H,
         &["mode"],
         "publish latency, call to broker answer",
+    ),
+    info(
+        PUBLISH_RATE_WAIT_SECONDS,
+        H,
+        &["mode"],
+        "waits for the bus's publish rate limit",
     ),
     info(SETTLED, C, &["outcome"], "deliveries settled, by outcome"),
     info(
@@ -268,6 +278,7 @@ struct PublishHandles {
     ok: Counter,
     failed: Counter,
     seconds: Histogram,
+    rate_wait: Histogram,
 }
 
 impl PublishHandles {
@@ -276,6 +287,7 @@ impl PublishHandles {
             ok: counter!(PUBLISHED, "mode" => mode),
             failed: counter!(PUBLISH_FAILURES, "mode" => mode),
             seconds: histogram!(PUBLISH_SECONDS, "mode" => mode),
+            rate_wait: histogram!(PUBLISH_RATE_WAIT_SECONDS, "mode" => mode),
         }
     }
 }
@@ -364,11 +376,23 @@ impl Metrics {
         self.dead_letter_count.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn published(&self, mode: Mode, ok: u64, failed: u64, took: Duration) {
-        let handles = match mode {
+    fn handles(&self, mode: Mode) -> &PublishHandles {
+        match mode {
             Mode::Awaited => &self.awaited,
             Mode::Detached => &self.detached,
-        };
+        }
+    }
+
+    /// Records a wait for the publish rate limit; a publish that found
+    /// tokens ready records nothing, as on the subscription side.
+    pub(crate) fn publish_rate_limited(&self, mode: Mode, waited: Duration) {
+        if !waited.is_zero() {
+            self.handles(mode).rate_wait.record(waited);
+        }
+    }
+
+    pub(crate) fn published(&self, mode: Mode, ok: u64, failed: u64, took: Duration) {
+        let handles = self.handles(mode);
         if ok > 0 {
             self.last_publish_ms.store(now_ms(), Ordering::Relaxed);
         }

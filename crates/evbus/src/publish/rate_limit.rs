@@ -2,7 +2,10 @@
 //! messages per second with a burst. Publishing calls wait for tokens; none
 //! fails or drops because of the limit.
 
-use std::num::NonZeroU32;
+use std::{
+    num::NonZeroU32,
+    time::{Duration, Instant},
+};
 
 use crate::{
     error::{BusError, Result},
@@ -29,13 +32,25 @@ impl PublishLimiter {
     }
 
     /// Waits until `messages` tokens were taken: a batch larger than the
-    /// burst takes them a burst at a time.
-    pub(crate) async fn acquire(&self, messages: usize) {
+    /// burst takes them a burst at a time. Returns how long it waited for
+    /// tokens, zero when they were ready at once (the metric
+    /// `evbus_publish_rate_wait_seconds` counts only publishes held back).
+    pub(crate) async fn acquire(&self, messages: usize) -> Duration {
+        let started = Instant::now();
+        let mut held_back = false;
         let mut left = u32::try_from(messages).unwrap_or(u32::MAX);
         while let Some(now) = NonZeroU32::new(left.min(self.burst.get())) {
-            // Cannot fail: `now` never exceeds the burst.
-            let _ = self.limiter.until_n_ready(now).await;
+            if !matches!(self.limiter.check_n(now), Ok(Ok(()))) {
+                // Cannot fail: `now` never exceeds the burst.
+                let _ = self.limiter.until_n_ready(now).await;
+                held_back = true;
+            }
             left -= now.get();
+        }
+        if held_back {
+            started.elapsed()
+        } else {
+            Duration::ZERO
         }
     }
 }
