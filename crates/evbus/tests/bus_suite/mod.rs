@@ -17,7 +17,8 @@ use std::{
 
 use anyhow::{Context, bail, ensure};
 use evbus::{
-    BusConfig, Envelope, EventBus, HandlerError, OutgoingMessage, RetryPolicy, TopicOptions,
+    BusConfig, DeadLetterTarget, Envelope, EventBus, FailureAction, HandlerError, OutgoingMessage,
+    RetryPolicy, SubscriptionOptions, TopicOptions,
     transport::{dead_letter, header},
 };
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -61,6 +62,8 @@ pub fn run(factory: impl BusFactory) -> ExitCode {
         dropping_the_last_handle_shuts_down,
         detached_publish_failure_reaches_callback,
         publish_results_once_per_publish_routed_by_tenant,
+        subscription_options_override_bus_defaults,
+        failure_hook_decisions,
     ]
     .into_iter()
     .map(|(name, scenario)| {
@@ -920,3 +923,138 @@ fn drain_ready(results: &mut evbus::PublishResults) -> Vec<evbus::PublishResult>
 
 /// Every aggregate's handled versions, for assertions.
 pub type Handled = HashMap<String, Vec<i64>>;
+
+/// A subscription's handler timeout, retry policy and dead-letter topic win
+/// over the bus's (30 s, one attempt, the topic's own dead-letter topic):
+/// a handler that never finishes is timed out after 100 ms three times and
+/// its event lands on the subscription's dead-letter topic only.
+async fn subscription_options_override_bus_defaults(
+    factory: Arc<dyn BusFactory>,
+) -> anyhow::Result<()> {
+    let (bus, topic) = bus_with_topic(&factory, fast_retries(1)).await?;
+    // A second configured topic: its dead-letter topic exists on every
+    // backend and serves as this subscription's.
+    let custom = unique("custom");
+    bus.configure_topics([(custom.clone(), TopicOptions::default())])
+        .await?;
+    let suffix = bus.config().dead_letter.suffix.clone().unwrap_or_default();
+    let custom_dead = support::dead_letters(&bus, &custom).await?;
+    let default_dead = support::dead_letters(&bus, &topic).await?;
+    let attempts = Arc::new(AtomicU32::new(0));
+    let counted = attempts.clone();
+    let options = SubscriptionOptions::new()
+        .handler_timeout(Some(Duration::from_millis(100)))
+        .retry(
+            RetryPolicy::attempts(3)
+                .with_backoff(Duration::from_millis(5), Duration::from_millis(10)),
+        )
+        .dead_letter(DeadLetterTarget::Topic(format!("{custom}{suffix}")));
+    bus.subscribe_envelope_with_options(&topic, options, move |_: Envelope, _| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        std::future::pending::<evbus::HandlerResult>()
+    })
+    .await?;
+    bus.publish_envelope(&topic, &envelope("slow", 1)).await?;
+    let letters = custom_dead.wait_for(1).await?;
+    let info = dead_letter::DeadLetter::from_headers(&letters[0].headers)
+        .context("dead-letter headers")?;
+    ensure!(info.original_topic == topic, "original topic: {info:?}");
+    ensure!(info.attempts == 3, "the subscription's attempts: {info:?}");
+    ensure!(
+        info.error.contains("timed out after 100ms"),
+        "the subscription's timeout: {info:?}"
+    );
+    ensure!(attempts.load(Ordering::SeqCst) == 3);
+    bus.close().await?;
+    ensure!(
+        default_dead.count() == 0,
+        "nothing went to the bus's dead-letter topic"
+    );
+    Ok(())
+}
+
+/// The failure hook's four decisions, one aggregate each (the bus allows
+/// one attempt, so every retry is the hook's): `Retry` twice then success,
+/// `RetryAfter(300 ms)` then success no sooner, `DeadLetter` at once,
+/// `Skip` at once with nothing dead-lettered; each aggregate's next event
+/// is handled after the decision.
+async fn failure_hook_decisions(factory: Arc<dyn BusFactory>) -> anyhow::Result<()> {
+    use std::time::Instant;
+    let (bus, topic) = bus_with_topic(&factory, fast_retries(1)).await?;
+    let dead = support::dead_letters(&bus, &topic).await?;
+    let recorder = Recorder::default();
+    let log = Arc::new(parking_lot::Mutex::new(Vec::<(String, Instant)>::new()));
+    let options = SubscriptionOptions::new().on_failure(|failure| {
+        match (failure.error.to_string().as_str(), failure.attempt) {
+            ("retry", 1 | 2) => FailureAction::Retry,
+            ("retry-after", 1) => FailureAction::RetryAfter(Duration::from_millis(300)),
+            ("skip", _) => FailureAction::Skip,
+            _ => FailureAction::DeadLetter,
+        }
+    });
+    let (r, attempts) = (recorder.clone(), log.clone());
+    bus.subscribe_envelope_with_options(&topic, options, move |event: Envelope, _| {
+        let (r, attempts) = (r.clone(), attempts.clone());
+        async move {
+            let aggregate = event.aggregate_id().to_owned();
+            if event.event_version() == 2 {
+                r.record(&aggregate, 2);
+                return Ok(());
+            }
+            let attempt = {
+                let mut log = attempts.lock();
+                log.push((aggregate.clone(), Instant::now()));
+                log.iter().filter(|(a, _)| *a == aggregate).count()
+            };
+            match (aggregate.as_str(), attempt) {
+                ("retry", 3) | ("retry-after", 2) => {
+                    r.record(&aggregate, 1);
+                    Ok(())
+                }
+                (failing, _) => Err(HandlerError::msg(failing.to_owned())),
+            }
+        }
+    })
+    .await?;
+    for aggregate in ["retry", "retry-after", "dead-letter", "skip"] {
+        bus.publish_envelope(&topic, &envelope(aggregate, 1))
+            .await?;
+        bus.publish_envelope(&topic, &envelope(aggregate, 2))
+            .await?;
+    }
+    recorder.wait_for(6).await?;
+    let letters = dead.wait_for(1).await?;
+    ensure!(recorder.versions("retry") == vec![1, 2]);
+    ensure!(recorder.versions("retry-after") == vec![1, 2]);
+    ensure!(recorder.versions("dead-letter") == vec![2]);
+    ensure!(recorder.versions("skip") == vec![2]);
+    let info = dead_letter::DeadLetter::from_headers(&letters[0].headers)
+        .context("dead-letter headers")?;
+    ensure!(
+        header(&letters[0].headers, "X-Aggregate-ID") == Some("dead-letter"),
+        "{info:?}"
+    );
+    ensure!(info.attempts == 1, "dead-lettered at once: {info:?}");
+    // Closing settles everything; a skipped message nacked rather than
+    // acked would have been redelivered and attempted again.
+    bus.close().await?;
+    let log = log.lock().clone();
+    let of = |aggregate: &str| -> Vec<Instant> {
+        log.iter()
+            .filter(|(a, _)| a == aggregate)
+            .map(|(_, at)| *at)
+            .collect()
+    };
+    ensure!(of("retry").len() == 3, "retried twice by the hook");
+    let after = of("retry-after");
+    ensure!(after.len() == 2, "retried once: {after:?}");
+    ensure!(
+        after[1] - after[0] >= Duration::from_millis(300),
+        "retried after {:?}",
+        after[1] - after[0]
+    );
+    ensure!(of("dead-letter").len() == 1);
+    ensure!(of("skip").len() == 1, "skipped at once, not retried");
+    ensure!(dead.count() == 1, "only one dead letter");
+    Ok(())
+}
