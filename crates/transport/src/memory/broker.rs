@@ -4,7 +4,7 @@
 use std::{
     collections::VecDeque,
     sync::{
-        Arc,
+        Arc, Weak,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -18,8 +18,10 @@ use super::{
     MemoryConfig, MemoryTransport,
     group::{Group, MemberId},
     log::{Limits, TopicLog},
+    transport::Client,
 };
 use crate::{
+    connection::ConnectionChange,
     error::{ErrorKind, Result, TransportError},
     message::Position,
 };
@@ -61,6 +63,9 @@ pub(super) struct BrokerInner {
     /// True during a simulated restart's outage.
     down: AtomicBool,
     next_member: AtomicU64,
+    /// The connected clients, told of a restart through their connection
+    /// events; weak, so a dropped transport is not kept alive.
+    clients: Mutex<Vec<Weak<Client>>>,
 }
 
 impl MemoryBroker {
@@ -80,7 +85,11 @@ impl MemoryBroker {
 
     /// A new client of this broker.
     pub fn connect(&self) -> MemoryTransport {
-        MemoryTransport::with_broker(self.clone())
+        let transport = MemoryTransport::with_broker(self.clone());
+        let mut clients = self.inner.clients.lock();
+        clients.retain(|client| client.strong_count() > 0);
+        clients.push(Arc::downgrade(&transport.client));
+        transport
     }
 
     /// The broker's configuration.
@@ -93,7 +102,9 @@ impl MemoryBroker {
     /// During the outage publishes and settlements fail with the retryable
     /// [`ErrorKind::Disconnected`], subscriptions wait, and the transports'
     /// [`connection_state`](crate::Transport::connection_state) is
-    /// `Reconnecting`. Every delivery in flight is returned for redelivery.
+    /// `Reconnecting`; their connection events report `Disconnected` when
+    /// the outage starts and `Reconnected` when it ends. Every delivery in
+    /// flight is returned for redelivery.
     /// Persistent topics keep their messages and every group's acked
     /// progress; ephemeral topics lose their messages. Returns when the
     /// broker accepts requests again (also if the future is dropped early).
@@ -102,6 +113,7 @@ impl MemoryBroker {
         impl Drop for Up<'_> {
             fn drop(&mut self) {
                 self.0.down.store(false, Ordering::SeqCst);
+                self.0.tell_clients(ConnectionChange::Reconnected, None);
                 for topic in self.0.all_topics() {
                     topic.notify.notify_waiters();
                 }
@@ -109,6 +121,10 @@ impl MemoryBroker {
         }
         self.inner.down.store(true, Ordering::SeqCst);
         let _up = Up(&self.inner);
+        self.inner.tell_clients(
+            ConnectionChange::Disconnected,
+            Some("the broker is restarting".to_owned()),
+        );
         for topic in self.inner.all_topics() {
             let mut state = topic.state.lock();
             let ephemeral = state.persistence == Persistence::Ephemeral;
@@ -143,6 +159,16 @@ impl BrokerInner {
             .with_topic(topic));
         }
         Ok(())
+    }
+
+    /// Reports `change` on every open client's connection events.
+    fn tell_clients(&self, change: ConnectionChange, error: Option<String>) {
+        let clients: Vec<Arc<Client>> = (self.clients.lock().iter())
+            .filter_map(Weak::upgrade)
+            .collect();
+        for client in clients {
+            client.connection_changed(change, error.clone());
+        }
     }
 
     pub fn new_member_id(&self) -> MemberId {

@@ -104,6 +104,18 @@ impl Client {
         Ok(())
     }
 
+    /// Reports `change` on the connection events, unless the client was
+    /// closed (nothing follows `Closed`).
+    pub fn connection_changed(&self, change: ConnectionChange, error: Option<String>) {
+        self.events.send_if_modified(|event| {
+            let open = event.state != ConnectionState::Closed;
+            if open {
+                *event = event.next(change, error);
+            }
+            open
+        });
+    }
+
     pub fn add_member(&self, member: MemberId, topic: Arc<Topic>, group: usize) {
         self.members.lock().insert(member, (topic, group));
     }
@@ -340,13 +352,8 @@ impl Transport for MemoryTransport {
 
     async fn close(&self) -> Result<()> {
         self.client.closed.store(true, Ordering::SeqCst);
-        self.client.events.send_if_modified(|event| {
-            let open = event.state != ConnectionState::Closed;
-            if open {
-                *event = event.next(ConnectionChange::Closed, None);
-            }
-            open
-        });
+        self.client
+            .connection_changed(ConnectionChange::Closed, None);
         let members: Vec<MemberId> = self.client.members.lock().keys().copied().collect();
         for member in members {
             self.client.remove_member(member);
