@@ -28,6 +28,10 @@ pub enum ScenarioName {
     /// The Go SDK's scenario: 500..10,000 envelopes over 5 topics.
     #[value(name = "go-sdk-parity")]
     GoSdkParity,
+    /// NATS only: a partitioned consumer group of 1 and of 3 bus instances
+    /// (K = 1,000, h = 1 ms, 12 partitions), and the failover time after
+    /// one of the 3 is killed.
+    Partitioned,
     /// The broker's own bench tool beside the raw client on the same work
     /// (`nats bench`, which needs Go to install natscli once; Apache Kafka's
     /// producer and consumer perf tools).
@@ -83,6 +87,7 @@ impl Args {
                 ScenarioName::E2eOrdered,
                 ScenarioName::Latency,
                 ScenarioName::GoSdkParity,
+                ScenarioName::Partitioned,
                 ScenarioName::Ceiling,
                 ScenarioName::Resources,
             ];

@@ -11,7 +11,7 @@ use crate::perf::{
     ceiling::Ceiling,
     plots,
     profile::Profile,
-    scenarios::{Figure, Kind, go_parity, resources::Resources},
+    scenarios::{Figure, Kind, go_parity, partitioned::Scaling, resources::Resources},
     stats::{Percentiles, Sample, Summary},
 };
 
@@ -31,6 +31,8 @@ pub struct Run {
     pub figures: Vec<Figure>,
     /// The raw clients beside the brokers' own bench tools.
     pub ceilings: Vec<Ceiling>,
+    /// Partitioned consumer groups: 1 vs 3 instances, failover after a kill.
+    pub partitioned: Vec<Scaling>,
     pub resources: Vec<Resources>,
     /// Flat CPU profiles of one extra evbus run per missed ratio target.
     pub profiles: Vec<Profile>,
@@ -155,6 +157,60 @@ const CEILING_HEADER: [&str; 8] = [
     "raw CPU us/msg",
 ];
 
+fn seconds(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value:.2} s")
+    } else {
+        "-".into()
+    }
+}
+
+/// The rows of the partitioned-group table.
+fn partitioned_rows(run: &Run) -> Vec<[String; 8]> {
+    run.partitioned
+        .iter()
+        .map(|s| {
+            let (violations, lost) = s.broken();
+            let moved: usize = s.failover.iter().map(|f| f.moved).sum();
+            let orphaned: usize = s.failover.iter().map(|f| f.orphaned).sum();
+            [
+                s.transport.to_owned(),
+                format!(
+                    "K={} h={}ms, {} partitions, {} msgs",
+                    s.aggregates, s.handler_ms, s.partitions, s.messages
+                ),
+                span(s.one_rate(), rate),
+                span(s.many_rate(), rate),
+                format!("{:.2}", s.ratio()),
+                format!(
+                    "{} / {} (bound {}); {moved} of {orphaned} orphaned partitions moved in {} kills",
+                    span(s.first(), seconds),
+                    span(s.all(), seconds),
+                    seconds(s.bound_seconds),
+                    s.failover.len()
+                ),
+                format!(
+                    "{} / {}",
+                    cpu(Summary::of(s.one.iter().map(Sample::cpu_us_per_message)).median),
+                    cpu(Summary::of(s.many.iter().map(Sample::cpu_us_per_message)).median)
+                ),
+                format!("{violations}/{lost}/{}", s.duplicates()),
+            ]
+        })
+        .collect()
+}
+
+const PARTITIONED_HEADER: [&str; 8] = [
+    "transport",
+    "work",
+    "1 instance msg/s median (min-max)",
+    "3 instances msg/s median (min-max)",
+    "ratio 3/1",
+    "failover after a kill: first / all partitions, median (min-max)",
+    "CPU us/msg 1 / 3",
+    "viol/lost/dup",
+];
+
 fn latency_rows(run: &Run) -> Vec<[String; 6]> {
     let mut rows = Vec::new();
     for f in run.figures.iter().filter(|f| f.kind == Kind::Latency) {
@@ -275,10 +331,33 @@ pub fn targets(run: &Run) -> Vec<Target> {
             },
         });
     }
+    for s in &run.partitioned {
+        let all = s.all();
+        let met = all.max <= s.bound_seconds && s.unmoved() == 0;
+        targets.push(Target {
+            what: format!(
+                "{} partitioned: a killed instance's partitions all move within the documented \
+                 bound ({:.2} s)",
+                s.transport, s.bound_seconds
+            ),
+            met,
+            detail: format!(
+                "slowest of {} runs {}{}",
+                s.failover.len(),
+                seconds(all.max),
+                if s.unmoved() > 0 {
+                    format!("; {} runs where not every partition moved", s.unmoved())
+                } else {
+                    String::new()
+                }
+            ),
+        });
+    }
     let (violations, lost) = run
         .figures
         .iter()
         .map(Figure::broken)
+        .chain(run.partitioned.iter().map(Scaling::broken))
         .fold((0, 0), |(v, l), (fv, fl)| (v + fv, l + fl));
     targets.push(Target {
         what: "0 order violations and 0 lost messages in every scenario".into(),
@@ -373,6 +452,13 @@ pub fn print_table(run: &Run) {
         println!("ceiling (raw client beside the broker's own bench tool, same work):");
         println!("{}", text_table(CEILING_HEADER, &ceilings));
     }
+    let partitioned = partitioned_rows(run);
+    if !partitioned.is_empty() {
+        println!(
+            "partitioned consumer group (evbus instances in one process, first deliveries in order):"
+        );
+        println!("{}", text_table(PARTITIONED_HEADER, &partitioned));
+    }
     let latency = latency_rows(run);
     if !latency.is_empty() {
         println!("latency (microseconds, from each message's due time):");
@@ -444,6 +530,19 @@ pub fn markdown(run: &Run, plot_dir: &str) -> String {
         for c in &run.ceilings {
             let _ = writeln!(md, "- {} {}: `{}`", c.transport, c.name, c.command);
         }
+    }
+    let partitioned = partitioned_rows(run);
+    if !partitioned.is_empty() {
+        md.push_str(
+            "\n### Partitioned consumer group: 1 vs 3 instances, failover after a kill\n\n\
+             Each instance is an `EventBus` on its own tokio runtime in this process; the \
+             partitions are spread evenly before the clock starts; msg/s from the first \
+             publish to the last first delivery, order checked across the instances. \
+             Failover: from killing one of the 3 instances mid-stream (its runtime torn \
+             down, no close) to the first delivery on a survivor of a partition it owned \
+             (first), and of the last of its partitions (all).\n\n",
+        );
+        md.push_str(&markdown_table(PARTITIONED_HEADER, &partitioned));
     }
     let latency = latency_rows(run);
     if !latency.is_empty() {

@@ -15,7 +15,7 @@ use crate::perf::{
     profile::{self, Profile},
     report,
     scenarios::{
-        Ctx, Figure, Pair, Sizes, e2e_ordered, go_parity, latency, publish,
+        Ctx, Figure, Pair, Sizes, e2e_ordered, go_parity, latency, partitioned, publish,
         resources::{self, ChildSpec},
     },
     setup::{self, Kafka, Nats},
@@ -60,6 +60,8 @@ fn sizes(transport: &str, quick: bool) -> Sizes {
         ),
     };
     let latency_seconds = if quick { 1 } else { 3 };
+    // The test size in a full run.
+    let partitioned = if quick { 10_000 } else { 30_000 };
     Sizes {
         publish,
         publish_sync,
@@ -68,11 +70,18 @@ fn sizes(transport: &str, quick: bool) -> Sizes {
         latency_rates,
         latency_seconds,
         parity_messages,
+        partitioned,
     }
 }
 
 /// Timed runs of one transport, for the progress bar.
 fn planned_runs(transport: &str, scenarios: &[ScenarioName], sizes: &Sizes, runs: usize) -> u64 {
+    // 1 instance, 3 instances, the killed run.
+    let partitioned = if transport == "nats" && scenarios.contains(&ScenarioName::Partitioned) {
+        3
+    } else {
+        0
+    };
     let figures: usize = scenarios
         .iter()
         .map(|s| match s {
@@ -80,7 +89,7 @@ fn planned_runs(transport: &str, scenarios: &[ScenarioName], sizes: &Sizes, runs
             ScenarioName::E2eOrdered => sizes.e2e_variants.len(),
             ScenarioName::Latency => sizes.latency_rates.len(),
             ScenarioName::GoSdkParity => sizes.parity_messages.len(),
-            ScenarioName::Resources => 0,
+            ScenarioName::Resources | ScenarioName::Partitioned => 0,
             // Publish then consume, with and without headers.
             ScenarioName::Ceiling => match transport {
                 "nats" => 2,
@@ -89,7 +98,7 @@ fn planned_runs(transport: &str, scenarios: &[ScenarioName], sizes: &Sizes, runs
             },
         })
         .sum();
-    (figures * runs * 2) as u64
+    (figures * runs * 2 + partitioned * runs) as u64
 }
 
 async fn suites<B: Side>(
@@ -104,9 +113,9 @@ async fn suites<B: Side>(
             ScenarioName::E2eOrdered => figures.extend(e2e_ordered::run(ctx, pair).await?),
             ScenarioName::Latency => figures.extend(latency::run(ctx, pair).await?),
             ScenarioName::GoSdkParity => figures.extend(go_parity::run(ctx, pair).await?),
-            // Not a comparison with evbus: run by the transports that have
-            // a bench tool.
-            ScenarioName::Ceiling | ScenarioName::Resources => {}
+            // Not a comparison with a raw client: run by the transports
+            // that have a bench tool, or partitioned groups.
+            ScenarioName::Ceiling | ScenarioName::Resources | ScenarioName::Partitioned => {}
         }
     }
     Ok(figures)
@@ -216,6 +225,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut resources = Vec::new();
     let mut profiles = Vec::new();
     let mut ceilings = Vec::new();
+    let mut scaling = Vec::new();
     let want_resources = scenarios.contains(&ScenarioName::Resources);
     for &transport in &transports {
         let sizes = sizes(transport, args.quick);
@@ -260,6 +270,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 profiles.extend(profile_missed(&bar, &evbus, &measured).await?);
                 figures.extend(measured);
                 settings.push((transport, pair.raw_name, pair.raw_settings));
+                if scenarios.contains(&ScenarioName::Partitioned) {
+                    scaling.push(
+                        partitioned::run(&ctx, transport, &evbus.config, sizes.partitioned).await?,
+                    );
+                }
                 if scenarios.contains(&ScenarioName::Ceiling) {
                     let bench = NatsBench {
                         binary: crate::benchtools::ensure_natscli()?,
@@ -322,6 +337,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .collect(),
         figures,
         ceilings,
+        partitioned: scaling,
         resources,
         profiles,
     };
@@ -331,14 +347,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let broken: Vec<String> = run
         .figures
         .iter()
-        .filter_map(|f| {
-            let (violations, lost) = f.broken();
-            (violations + lost > 0).then(|| {
-                format!(
-                    "{} {} {}: {violations} order violations, {lost} lost",
-                    f.transport, f.suite, f.name
-                )
-            })
+        .map(|f| {
+            (
+                format!("{} {} {}", f.transport, f.suite, f.name),
+                f.broken(),
+            )
+        })
+        .chain(
+            run.partitioned
+                .iter()
+                .map(|s| (format!("{} partitioned", s.transport), s.broken())),
+        )
+        .filter_map(|(what, (violations, lost))| {
+            (violations + lost > 0)
+                .then(|| format!("{what}: {violations} order violations, {lost} lost"))
         })
         .collect();
     if !broken.is_empty() {

@@ -4,6 +4,7 @@
 pub mod e2e_ordered;
 pub mod go_parity;
 pub mod latency;
+pub mod partitioned;
 pub mod publish;
 pub mod resources;
 
@@ -55,6 +56,8 @@ pub struct Sizes {
     pub latency_seconds: u64,
     /// Message counts of the Go SDK parity suite.
     pub parity_messages: Vec<u64>,
+    /// Messages per run of the partitioned suite (NATS only).
+    pub partitioned: u64,
 }
 
 /// One transport under test: evbus on it and the raw client it wraps.
