@@ -35,6 +35,9 @@ pub enum ScenarioName {
     /// Latency, a cut connection, a black hole and a slow link between the
     /// bus and the brokers (NATS: a TCP fault proxy in front of each node).
     Network,
+    /// The leader's data directory full, then freed (a small tmpfs mounted
+    /// over it; needs the right to mount, as root has).
+    Disk,
     /// A fixed rate for a while with random broker faults, sampling the
     /// consumer's memory, tasks and threads.
     Soak,

@@ -146,6 +146,24 @@ impl Cluster {
         }
     }
 
+    /// Node `id`'s data directory: its JetStream store, or its Kafka
+    /// `log.dirs`.
+    pub fn data_dir(&self, id: u32) -> anyhow::Result<std::path::PathBuf> {
+        Ok(match self {
+            Self::Nats(c) => c.store_dir(id).to_owned(),
+            Self::Kafka(c) => c.data_dir(id)?,
+        })
+    }
+
+    /// Whether node `id`'s process runs (a broker may stop itself, as Kafka
+    /// does when its only log directory fails).
+    pub fn is_running(&self, id: u32) -> bool {
+        match self {
+            Self::Nats(c) => c.is_running(id),
+            Self::Kafka(c) => c.is_running(id),
+        }
+    }
+
     /// The node leading `topic` (its stream, or its partition 0), retried
     /// for a while: right after a failover there may be none.
     pub async fn leader_of(self: &Arc<Self>, topic: &str) -> anyhow::Result<u32> {

@@ -408,6 +408,15 @@ impl KafkaCluster {
         self.nodes.node(id).is_ok_and(Node::is_running)
     }
 
+    /// Node `id`'s data directory (`log.dirs`, also its KRaft metadata
+    /// log); its own log file is outside it. The same after a restart.
+    ///
+    /// # Errors
+    /// No such node.
+    pub fn data_dir(&self, id: u32) -> io::Result<PathBuf> {
+        Ok(self.nodes.node(id)?.data_dir())
+    }
+
     /// Stops node `id` as `how` says, and leaves it stopped.
     ///
     /// # Errors

@@ -138,6 +138,11 @@ impl Node {
         format!("127.0.0.1:{}", self.spec.ports.internal)
     }
 
+    /// Where the node keeps its data (`log.dirs`).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
     fn properties(&self) -> io::Result<String> {
         let NodeSpec {
             id,
@@ -148,7 +153,7 @@ impl Node {
             security,
             ..
         } = &self.spec;
-        let data = self.dir.join("data");
+        let data = self.data_dir();
         let mut p = format!(
             "process.roles=broker,controller\n\
              node.id={id}\n\

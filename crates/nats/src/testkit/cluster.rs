@@ -126,6 +126,15 @@ impl NatsCluster {
         self.dir.path()
     }
 
+    /// Node `id`'s store directory (JetStream data and its log); the same
+    /// after a restart.
+    ///
+    /// # Panics
+    /// There is no node `id`.
+    pub fn store_dir(&self, id: u32) -> &Path {
+        &self.node(id).store
+    }
+
     /// The server name of node `id`, as JetStream reports its leaders.
     pub fn server_name(id: u32) -> String {
         format!("evbus-n{id}")

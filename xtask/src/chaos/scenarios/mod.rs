@@ -2,6 +2,7 @@
 
 mod broker;
 mod consumer;
+mod disk;
 mod network;
 mod soak;
 mod wire;
@@ -76,19 +77,24 @@ pub async fn run(
         row.samples.clear();
         return Some(row);
     }
+    let mut plan = fault_plan(quick);
     let faults = match scenario {
         ScenarioName::LeaderKill => broker::leader_kill(),
         ScenarioName::FollowerKill => broker::follower_kill(),
         ScenarioName::RollingRestart => broker::rolling_restart(),
         ScenarioName::ConsumerKill => consumer::kill_repeatedly(if quick { 3 } else { 6 }),
         ScenarioName::BadInput => return Some(wire::run(cluster, seed).await),
+        ScenarioName::Disk => {
+            plan.publish_for = disk::PUBLISH_FOR;
+            disk::faults()
+        }
         _ => return None,
     };
     let mut row = workload::run(Setup {
         name: scenario.to_string(),
         cluster: cluster.clone(),
         target: cluster.target(),
-        plan: fault_plan(quick),
+        plan,
         seed,
         faults,
     })
