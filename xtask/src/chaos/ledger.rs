@@ -117,6 +117,22 @@ pub struct Tally {
     pub duplicates: usize,
     /// Handler completions of a redelivery (broker delivery count above 1).
     pub redelivered: usize,
+    /// The first few reorders, to say what happened in a failed run.
+    #[serde(skip)]
+    pub first_reorders: Vec<Reorder>,
+}
+
+/// How many reorders a tally describes one by one.
+const REORDERS_DESCRIBED: usize = 5;
+
+/// One reorder: `handled` came first while `missing`, the aggregate's next
+/// version, had not been handled.
+#[derive(Debug, Clone)]
+pub struct Reorder {
+    /// The version handled too early.
+    pub handled: Handled,
+    /// The version it overtook, when it came at last (`None`: never).
+    pub missing: Option<Handled>,
 }
 
 /// Counts against `acked`, each aggregate's acknowledged versions (1..=n,
@@ -126,6 +142,7 @@ pub fn tally(handled: &[Handled], acked: &HashMap<String, i64>) -> Tally {
     // and the versions seen above it.
     let mut contiguous: HashMap<&str, (i64, HashSet<i64>)> = HashMap::new();
     let mut reorders = 0;
+    let mut first_reorders = Vec::new();
     let mut duplicates = 0;
     for event in handled {
         let (upto, above) = contiguous.entry(&event.aggregate).or_default();
@@ -135,6 +152,15 @@ pub fn tally(handled: &[Handled], acked: &HashMap<String, i64>) -> Tally {
         }
         if event.version != *upto + 1 {
             reorders += 1;
+            if first_reorders.len() < REORDERS_DESCRIBED {
+                let next = *upto + 1;
+                first_reorders.push(Reorder {
+                    handled: event.clone(),
+                    missing: (handled.iter())
+                        .find(|h| h.aggregate == event.aggregate && h.version == next)
+                        .cloned(),
+                });
+            }
             above.insert(event.version);
             continue;
         }
@@ -161,6 +187,7 @@ pub fn tally(handled: &[Handled], acked: &HashMap<String, i64>) -> Tally {
         lost,
         reorders,
         duplicates,
+        first_reorders,
     }
 }
 
@@ -219,5 +246,19 @@ mod tests {
         let acked = HashMap::from([("a".into(), 3), ("b".into(), 2)]);
         let t = tally(&handled, &acked);
         assert_eq!((t.lost, t.reorders, t.duplicates), (1, 2, 0));
+        let described: Vec<_> = (t.first_reorders.iter())
+            .map(|r| {
+                let missing = r
+                    .missing
+                    .as_ref()
+                    .map(|m| (m.aggregate.as_str(), m.version));
+                (r.handled.aggregate.as_str(), r.handled.version, missing)
+            })
+            .collect();
+        assert_eq!(
+            described,
+            [("a", 3, Some(("a", 2))), ("b", 2, None)],
+            "each reorder names the version it overtook, if that came"
+        );
     }
 }

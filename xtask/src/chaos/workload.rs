@@ -204,6 +204,10 @@ async fn drive(setup: Setup, row: &mut Row, began: Instant) -> anyhow::Result<()
 
     let handled = ledger.handled();
     let tally = ledger::tally(&handled, &acked);
+    if let Some(&began) = rounds.started.first() {
+        row.notes
+            .extend(tally.first_reorders.iter().map(|r| describe(r, began)));
+    }
     row.apply(tally);
     let faults = fault_log.lock().clone();
     let instants: Vec<Instant> = faults.iter().map(|(_, at)| *at).collect();
@@ -215,6 +219,30 @@ async fn drive(setup: Setup, row: &mut Row, began: Instant) -> anyhow::Result<()
     row.consumer_processes = consumers.lock().await.started();
     row.samples = ledger.samples();
     Ok(())
+}
+
+/// A reorder as a note: which version overtook which, when (seconds into
+/// the run) and with what delivery counts, to tell a lost delivery that
+/// came back after `ack_wait` from one the broker stored out of order.
+fn describe(reorder: &ledger::Reorder, began: Instant) -> String {
+    let at = |h: &ledger::Handled| h.at.saturating_duration_since(began).as_secs_f64();
+    let early = &reorder.handled;
+    let missing = match &reorder.missing {
+        Some(m) => format!(
+            "v{} came at {:.1} s (delivery {})",
+            m.version,
+            at(m),
+            m.delivery_count
+        ),
+        None => "the version before it never came".to_owned(),
+    };
+    format!(
+        "reorder: {} v{} handled at {:.1} s (delivery {}); {missing}",
+        early.aggregate,
+        early.version,
+        at(early),
+        early.delivery_count
+    )
 }
 
 /// Prints how many events were handled every 5 s, so a stall shows.
