@@ -22,7 +22,7 @@ use crate::perf::{
     baselines::{kafka::RawKafka, nats::RawNats},
     scenarios::{Ctx, Figure, Kind, e2e_ordered},
     setup::fresh_topics,
-    side::{PublishMode, Run, Side, publish_all},
+    side::{Evbus, PublishMode, Run, Side, publish_all},
     stats::{Sample, Stopwatch, interleave},
     workload::{PAYLOAD_BYTES, Sink, Tally, Work},
 };
