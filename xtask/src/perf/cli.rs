@@ -38,6 +38,9 @@ pub enum ScenarioName {
     Ceiling,
     /// Peak and post-close RSS, heap, threads and tasks (child process).
     Resources,
+    /// evbus beside the peers (ruststream's keyed lanes) on the same broker:
+    /// e2e ordered JSON envelopes, K = 1,000, h = 0 (NATS and Kafka).
+    Peers,
 }
 
 impl fmt::Display for ScenarioName {
@@ -90,6 +93,7 @@ impl Args {
                 ScenarioName::Partitioned,
                 ScenarioName::Ceiling,
                 ScenarioName::Resources,
+                ScenarioName::Peers,
             ];
         }
         scenarios.sort();

@@ -15,6 +15,8 @@ mod baselines;
 #[cfg(feature = "perf")]
 mod ceiling;
 #[cfg(feature = "perf")]
+mod peers;
+#[cfg(feature = "perf")]
 mod plots;
 #[cfg(feature = "perf")]
 pub(crate) mod probe;

@@ -16,13 +16,18 @@ const EVBUS: RGBColor = RGBColor(31, 119, 180);
 const RAW: RGBColor = RGBColor(255, 127, 14);
 
 fn transports(run: &Run, kind: Kind) -> Vec<&'static str> {
+    // Peer figures are throughput figures too (orange: the peer).
     let mut list: Vec<&'static str> = run
         .figures
         .iter()
+        .chain(&run.peers)
         .filter(|f| f.kind == kind)
         .map(|f| f.transport)
         .collect();
-    list.dedup();
+    // Each once, in run order (the peers come after every transport's
+    // figures).
+    let mut seen = std::collections::HashSet::new();
+    list.retain(|t| seen.insert(*t));
     list
 }
 
@@ -50,6 +55,7 @@ pub fn draw(run: &Run, dir: &Path) -> anyhow::Result<()> {
         let figures: Vec<&Figure> = run
             .figures
             .iter()
+            .chain(&run.peers)
             .filter(|f| f.transport == t && f.kind == Kind::Throughput)
             .collect();
         throughput(&dir.join(format!("throughput-{t}.svg")), t, &figures)?;

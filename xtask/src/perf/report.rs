@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::perf::{
     ceiling::Ceiling,
-    plots,
+    peers, plots,
     profile::Profile,
     scenarios::{Figure, Kind, go_parity, partitioned::Scaling, resources::Resources},
     stats::{Percentiles, Sample, Summary},
@@ -36,6 +36,8 @@ pub struct Run {
     pub resources: Vec<Resources>,
     /// Flat CPU profiles of one extra evbus run per missed ratio target.
     pub profiles: Vec<Profile>,
+    /// evbus beside the peers: `Figure::raw` holds the peer's samples.
+    pub peers: Vec<Figure>,
 }
 
 /// One checked target.
@@ -200,6 +202,38 @@ fn partitioned_rows(run: &Run) -> Vec<[String; 8]> {
         .collect()
 }
 
+/// The rows of the peers table: each side's own violations, losses and
+/// duplicates.
+fn peer_rows(run: &Run) -> Vec<[String; 9]> {
+    let broken = |samples: &[Sample]| {
+        let t = peers::tally(samples);
+        format!(
+            "{}/{}/{} of {} handled",
+            t.violations, t.lost, t.duplicates, t.handled
+        )
+    };
+    run.peers
+        .iter()
+        .map(|f| {
+            [
+                f.transport.to_owned(),
+                f.baseline.clone(),
+                f.messages.to_string(),
+                span(f.evbus_rate(), rate),
+                span(f.raw_rate(), rate),
+                format!("{:.2}", f.ratio()),
+                format!(
+                    "{} / {}",
+                    cpu(f.evbus_cpu().median),
+                    cpu(f.raw_cpu().median)
+                ),
+                broken(&f.evbus),
+                broken(&f.raw),
+            ]
+        })
+        .collect()
+}
+
 const PARTITIONED_HEADER: [&str; 8] = [
     "transport",
     "work",
@@ -209,6 +243,18 @@ const PARTITIONED_HEADER: [&str; 8] = [
     "failover after a kill: first / all partitions, median (min-max)",
     "CPU us/msg 1 / 3",
     "viol/lost/dup",
+];
+
+const PEER_HEADER: [&str; 9] = [
+    "transport",
+    "peer",
+    "msgs",
+    "evbus msg/s median (min-max)",
+    "peer msg/s median (min-max)",
+    "evbus / peer",
+    "CPU us/msg evbus / peer",
+    "evbus viol/lost/dup (all runs)",
+    "peer viol/lost/dup (all runs)",
 ];
 
 fn latency_rows(run: &Run) -> Vec<[String; 6]> {
@@ -353,6 +399,30 @@ pub fn targets(run: &Run) -> Vec<Target> {
             ),
         });
     }
+    for f in &run.peers {
+        let ratio = f.ratio();
+        let evbus = peers::tally(&f.evbus);
+        let peer = peers::tally(&f.raw);
+        targets.push(Target {
+            what: format!(
+                "{} e2e ordered envelopes: evbus >= 1.0 x {}, 0 order violations on evbus's side",
+                f.transport, f.baseline
+            ),
+            met: ratio >= 1.0 && evbus.violations == 0,
+            detail: format!(
+                "{ratio:.2}{}; evbus {} violations, {} lost; the peer {} violations, {} lost",
+                if ratio < 1.0 {
+                    format!(": missed by {:.0}% of the target", (1.0 - ratio) * 100.0)
+                } else {
+                    String::new()
+                },
+                evbus.violations,
+                evbus.lost,
+                peer.violations,
+                peer.lost
+            ),
+        });
+    }
     let (violations, lost) = run
         .figures
         .iter()
@@ -459,6 +529,15 @@ pub fn print_table(run: &Run) {
         );
         println!("{}", text_table(PARTITIONED_HEADER, &partitioned));
     }
+    let peer = peer_rows(run);
+    if !peer.is_empty() {
+        println!(
+            "peers (e2e ordered JSON envelopes K={} h={}ms, same broker, interleaved with evbus):",
+            peers::AGGREGATES,
+            peers::HANDLER_WAIT.as_millis()
+        );
+        println!("{}", text_table(PEER_HEADER, &peer));
+    }
     let latency = latency_rows(run);
     if !latency.is_empty() {
         println!("latency (microseconds, from each message's due time):");
@@ -543,6 +622,27 @@ pub fn markdown(run: &Run, plot_dir: &str) -> String {
              (first), and of the last of its partitions (all).\n\n",
         );
         md.push_str(&markdown_table(PARTITIONED_HEADER, &partitioned));
+    }
+    let peer = peer_rows(run);
+    if !peer.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n### Peers: e2e ordered envelopes beside other libraries\n\n\
+             Same broker, same run, runs alternated with evbus: {} envelopes' worth over K = {} \
+             aggregates, h = {} ms, one topic, published the async way and checked by the same \
+             handler (per-aggregate order, losses, duplicates). Both sides carry the JSON \
+             envelope (evbus with codec `go_json`; the peer publishes the same bytes, checked \
+             before the runs). A peer's own violations or losses are shown, not hidden, and do \
+             not fail the run; a peer run is timed to its last handled message, and a version \
+             that arrives after a later one of its aggregate counts as a violation when the \
+             later one comes and then as a duplicate, so under the tally's definitions it also \
+             counts as lost unless it is handled once more (`handled` = messages the handler \
+             saw). How each peer was set up: Baselines below.\n",
+            run.peers.first().map_or(0, |f| f.messages),
+            peers::AGGREGATES,
+            peers::HANDLER_WAIT.as_millis()
+        );
+        md.push_str(&markdown_table(PEER_HEADER, &peer));
     }
     let latency = latency_rows(run);
     if !latency.is_empty() {

@@ -11,7 +11,7 @@ use crate::perf::{
     baselines::{kafka::RawKafka, memory::RawChannel, nats::RawNats},
     ceiling::{self, kafka_perf::KafkaPerf, nats_bench::NatsBench},
     cli::{ScenarioName, TransportChoice},
-    probe,
+    peers, probe,
     profile::{self, Profile},
     report,
     scenarios::{
@@ -90,6 +90,10 @@ fn planned_runs(transport: &str, scenarios: &[ScenarioName], sizes: &Sizes, runs
             ScenarioName::Latency => sizes.latency_rates.len(),
             ScenarioName::GoSdkParity => sizes.parity_messages.len(),
             ScenarioName::Resources | ScenarioName::Partitioned => 0,
+            ScenarioName::Peers => match transport {
+                "nats" | "kafka" => peers::FIGURES,
+                _ => 0,
+            },
             // Publish then consume, with and without headers.
             ScenarioName::Ceiling => match transport {
                 "nats" => 2,
@@ -116,6 +120,8 @@ async fn suites<B: Side>(
             // Not a comparison with a raw client: run by the transports
             // that have a bench tool, or partitioned groups.
             ScenarioName::Ceiling | ScenarioName::Resources | ScenarioName::Partitioned => {}
+            // Each peer on its broker: run by the transports.
+            ScenarioName::Peers => {}
         }
     }
     Ok(figures)
@@ -226,6 +232,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut profiles = Vec::new();
     let mut ceilings = Vec::new();
     let mut scaling = Vec::new();
+    let mut peer_figures = Vec::new();
     let want_resources = scenarios.contains(&ScenarioName::Resources);
     for &transport in &transports {
         let sizes = sizes(transport, args.quick);
@@ -282,6 +289,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     };
                     ceilings.extend(ceiling::nats(&ctx, &raw, bench, sizes.publish).await?);
                 }
+                if scenarios.contains(&ScenarioName::Peers) {
+                    for peer in peers::nats(&ctx, &evbus, &raw, sizes.e2e).await? {
+                        settings.push((transport, peer.name, peer.settings));
+                        peer_figures.push(peer.figure);
+                    }
+                }
                 if want_resources {
                     // The children need the server: run them while it is up.
                     resources.extend(measure_resources(&bar, transport, &evbus, &sizes).await?);
@@ -314,6 +327,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     let tools = KafkaPerf::from_env(raw.config.bootstrap_servers.join(","))?;
                     ceilings.extend(ceiling::kafka(&ctx, &raw, tools, sizes.publish).await?);
                 }
+                if scenarios.contains(&ScenarioName::Peers) {
+                    for peer in peers::kafka(&ctx, &evbus, &raw, sizes.e2e).await? {
+                        settings.push((transport, peer.name, peer.settings));
+                        peer_figures.push(peer.figure);
+                    }
+                }
                 if want_resources {
                     // The children need the broker: run them while it is up.
                     resources.extend(measure_resources(&bar, transport, &evbus, &sizes).await?);
@@ -340,6 +359,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         partitioned: scaling,
         resources,
         profiles,
+        peers: peer_figures,
     };
     report::print_table(&run);
     let written = report::write(&run)?;
@@ -362,6 +382,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
             (violations + lost > 0)
                 .then(|| format!("{what}: {violations} order violations, {lost} lost"))
         })
+        .chain(run.peers.iter().filter_map(|f| {
+            // A peer's own violations are reported, not a broken promise.
+            let evbus = peers::tally(&f.evbus);
+            (evbus.violations + evbus.lost > 0).then(|| {
+                format!(
+                    "{} {} {} (evbus side): {} order violations, {} lost",
+                    f.transport, f.suite, f.name, evbus.violations, evbus.lost
+                )
+            })
+        }))
         .collect();
     if !broken.is_empty() {
         bail!("the promise was broken:\n  {}", broken.join("\n  "));

@@ -72,9 +72,23 @@ impl Work {
     /// whole versions when there are fewer aggregates than messages), the
     /// aggregate `a` on topic `a % topics`.
     pub fn new(messages: u64, aggregates: u64, topics: usize) -> anyhow::Result<Self> {
+        Self::with_payload(
+            messages,
+            aggregates,
+            topics,
+            Bytes::from(vec![b'x'; PAYLOAD_BYTES]),
+        )
+    }
+
+    /// As [`Work::new`], every envelope carrying `payload`.
+    pub fn with_payload(
+        messages: u64,
+        aggregates: u64,
+        topics: usize,
+        payload: Bytes,
+    ) -> anyhow::Result<Self> {
         let aggregates = aggregates.clamp(1, messages.max(1));
         let versions = messages.div_ceil(aggregates);
-        let payload = Bytes::from(vec![b'x'; PAYLOAD_BYTES]);
         let mut work = Self {
             envelopes: Vec::with_capacity(messages as usize),
             wires: Vec::with_capacity(messages as usize),
@@ -107,9 +121,11 @@ impl Work {
     }
 }
 
-/// A warm-up envelope and its wire form (a fresh event id each time).
+/// A warm-up envelope and its wire form (a fresh event id each time). Its
+/// payload is a JSON value, so the JSON codecs of the peers suite can
+/// carry it too.
 pub fn warmup() -> anyhow::Result<(Envelope, OutgoingMessage)> {
-    let envelope = Envelope::builder(WARMUP_AGGREGATE, "PerfWarmup", 1, "w").build()?;
+    let envelope = Envelope::builder(WARMUP_AGGREGATE, "PerfWarmup", 1, "\"w\"").build()?;
     let wire = wire_of(&envelope)?;
     Ok((envelope, wire))
 }
@@ -182,6 +198,7 @@ pub struct Sink {
     expected: u64,
     expected_warmups: u64,
     all_done: Notify,
+    all_handled: Notify,
     warm: Notify,
     /// Wait per handled message inside the handler (evbus only).
     pub handler_sleep: Duration,
@@ -210,6 +227,7 @@ impl Sink {
             expected,
             expected_warmups,
             all_done: Notify::new(),
+            all_handled: Notify::new(),
             warm: Notify::new(),
             handler_sleep,
             latency: None,
@@ -231,7 +249,9 @@ impl Sink {
             }
             return;
         }
-        self.handled.fetch_add(1, Ordering::Relaxed);
+        if self.handled.fetch_add(1, Ordering::AcqRel) + 1 == self.expected {
+            self.all_handled.notify_one();
+        }
         let first = {
             let mut last = self.last_version.lock().expect("tally lock");
             let seen = last.entry(aggregate.to_owned()).or_insert(0);
@@ -279,6 +299,18 @@ impl Sink {
     pub async fn wait_all(&self, timeout: Duration) -> bool {
         let notified = self.all_done.notified();
         if self.distinct.load(Ordering::Acquire) >= self.expected {
+            return true;
+        }
+        tokio::time::timeout(timeout, notified).await.is_ok()
+    }
+
+    /// Waits until as many messages were handled as expected, first
+    /// deliveries or not (a consumer that reorders an aggregate never
+    /// reaches [`Sink::wait_all`]: the late versions count as duplicates);
+    /// `false` on timeout.
+    pub async fn wait_handled(&self, timeout: Duration) -> bool {
+        let notified = self.all_handled.notified();
+        if self.handled.load(Ordering::Acquire) >= self.expected {
             return true;
         }
         tokio::time::timeout(timeout, notified).await.is_ok()
