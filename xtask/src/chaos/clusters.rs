@@ -8,7 +8,7 @@ use evbus::{
     Backend, BusConfig, PoolConfig, RetryPolicy,
     kafka::{
         KafkaConfig,
-        testkit::{KafkaCluster, Stop},
+        testkit::{BrokerOptions, KafkaCluster, Stop},
     },
     nats::{
         NatsConfig,
@@ -56,7 +56,9 @@ impl Target {
     /// the retry policy. NATS leases are short (5 s ack wait, kept alive
     /// every second) and the ordered group hands over 6 s after a member
     /// stops pulling, so a killed consumer's successor takes over in
-    /// seconds rather than the default 35 s; reconnects never give up.
+    /// seconds rather than the default 35 s; reconnects never give up, and
+    /// the client pings a silent server every 2 s, so a connection that
+    /// went dead (the `network` black hole) is given up within about 6 s.
     /// Kafka sessions expire after 6 s (the broker's minimum) for the same
     /// reason.
     pub fn bus_config(&self, service: &str) -> BusConfig {
@@ -75,6 +77,7 @@ impl Target {
                 nats.name = service.into();
                 nats.max_reconnects = None;
                 nats.reconnect_wait = Duration::from_millis(250);
+                nats.ping_interval = Duration::from_secs(2);
                 nats.ack_wait = Duration::from_secs(5);
                 nats.pinned_ttl = Duration::from_secs(6);
                 config.nats = nats;
@@ -103,10 +106,16 @@ pub enum Cluster {
 
 impl Cluster {
     /// Starts a cluster of `broker` (blocking: JVM start-ups take a while).
-    pub fn start(broker: Broker) -> anyhow::Result<Self> {
+    /// A Kafka cluster advertises `kafka_proxy_ports` (one per node, or
+    /// none) to clients that come through proxies on those ports.
+    pub fn start(broker: Broker, kafka_proxy_ports: Vec<u16>) -> anyhow::Result<Self> {
         Ok(match broker {
             Broker::Nats => Self::Nats(NatsCluster::start()?),
-            Broker::Kafka => Self::Kafka(KafkaCluster::start()?),
+            Broker::Kafka => {
+                let mut options = BrokerOptions::default();
+                options.proxy_ports = kafka_proxy_ports;
+                Self::Kafka(KafkaCluster::start_with(&options)?)
+            }
         })
     }
 

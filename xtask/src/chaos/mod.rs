@@ -20,13 +20,13 @@ mod consumers;
 #[cfg(feature = "chaos")]
 mod ledger;
 #[cfg(feature = "chaos")]
-mod proxy;
-#[cfg(feature = "chaos")]
 mod report;
 #[cfg(feature = "chaos")]
 mod run;
 #[cfg(feature = "chaos")]
 mod scenarios;
+#[cfg(feature = "chaos")]
+mod toxiproxy;
 #[cfg(feature = "chaos")]
 mod workload;
 
@@ -85,12 +85,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     relaunch(args)
 }
 
-/// Installs the brokers (as `cargo xtask test` does), then re-runs
-/// `cargo xtask chaos` as a release build with the `chaos` feature, telling
-/// it where the brokers are.
+/// Installs the brokers (as `cargo xtask test` does) and, when the
+/// `network` scenario runs, toxiproxy, then re-runs `cargo xtask chaos` as
+/// a release build with the `chaos` feature, telling it where they are.
 fn relaunch(args: Args) -> anyhow::Result<()> {
     let mut command = crate::cmd::release_xtask("chaos", "chaos");
     command.args(args.to_command_line());
     crate::brokers::ensure()?.export(&mut command);
+    if args.scenario.is_empty() || args.scenario.contains(&ScenarioName::Network) {
+        command.env(
+            crate::benchtools::TOXIPROXY_ENV,
+            crate::benchtools::ensure_toxiproxy()?,
+        );
+    }
     crate::cmd::run(&mut command)
 }
