@@ -56,9 +56,7 @@ impl Target {
     /// the retry policy. NATS leases are short (5 s ack wait, kept alive
     /// every second) and the ordered group hands over 6 s after a member
     /// stops pulling, so a killed consumer's successor takes over in
-    /// seconds rather than the default 35 s; reconnects never give up, and
-    /// the client pings a silent server every 2 s, so a connection that
-    /// went dead (the `network` black hole) is given up within about 6 s.
+    /// seconds rather than the default 35 s; reconnects never give up.
     /// Kafka sessions expire after 6 s (the broker's minimum) for the same
     /// reason.
     pub fn bus_config(&self, service: &str) -> BusConfig {
@@ -77,7 +75,6 @@ impl Target {
                 nats.name = service.into();
                 nats.max_reconnects = None;
                 nats.reconnect_wait = Duration::from_millis(250);
-                nats.ping_interval = Duration::from_secs(2);
                 nats.ack_wait = Duration::from_secs(5);
                 nats.pinned_ttl = Duration::from_secs(6);
                 config.nats = nats;

@@ -35,8 +35,8 @@ use cli::{ScenarioName, TransportChoice};
 
 /// What `cargo xtask test` runs, per broker: the quick form of every
 /// scenario that passed on it in the last runs (see `docs/reliability.md`).
-/// Left out: NATS `network`, whose black hole leaves the client on a dead
-/// connection it notices only by its pings (an open finding); the soak,
+/// Left out: NATS `network`, which completes now but showed 70 reorders in
+/// one of three runs (at load ~17; see `docs/reliability.md`); the soak,
 /// whose quick minute is too short to judge growth.
 const QUICK: [(TransportChoice, &[ScenarioName]); 2] = [
     (
@@ -57,6 +57,7 @@ const QUICK: [(TransportChoice, &[ScenarioName]); 2] = [
             ScenarioName::RollingRestart,
             ScenarioName::ConsumerKill,
             ScenarioName::BadInput,
+            ScenarioName::Network,
         ],
     ),
 ];
