@@ -3,7 +3,7 @@
 use std::process::Command;
 
 use crate::{
-    brokers,
+    benchtools, brokers,
     cmd::{self, Phases, cargo, root},
     interop,
 };
@@ -29,6 +29,8 @@ fn all(phases: &mut Phases, args: &Args) -> anyhow::Result<()> {
     })?;
     phases.run("system packages", brokers::ensure_debian_packages)?;
     let brokers = phases.run("broker installs", brokers::ensure)?;
+    // The TCP fault proxy of the chaos `network` scenario (issue 17).
+    phases.run("toxiproxy install", benchtools::ensure_toxiproxy)?;
     // Go interop (issue 13): the Go SDK's wire form, built like the brokers.
     let go_tools = phases.run("go interop build", interop::ensure_go_tools)?;
     phases.run("go golden vectors", || interop::check_vectors(&go_tools))?;

@@ -170,6 +170,15 @@ pub struct NatsConfig {
     /// Default: `5s`.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
+    /// How often the client pings the server when it has heard nothing
+    /// from it. After two unanswered pings the connection counts as dead
+    /// and the client reconnects, so a connection that went silent (a
+    /// black-holed network path, a half-open TCP connection after a NAT or
+    /// load balancer dropped it) is noticed within about three intervals.
+    /// Default: `20s` (async-nats's own default, 60 s, notices it only
+    /// after some three minutes, all publishes timing out meanwhile).
+    #[serde(with = "humantime_serde")]
+    pub ping_interval: Duration,
     /// How long a publish waits for JetStream's ack before it fails with
     /// [`OutcomeUnknown`](evbus_transport::ErrorKind::OutcomeUnknown); also
     /// bounds JetStream API requests (stream and consumer management).
@@ -240,6 +249,7 @@ impl fmt::Debug for NatsConfig {
             .field("max_reconnects", &self.max_reconnects)
             .field("reconnect_wait", &self.reconnect_wait)
             .field("connect_timeout", &self.connect_timeout)
+            .field("ping_interval", &self.ping_interval)
             .field("publish_timeout", &self.publish_timeout)
             .field("max_pending_acks", &self.max_pending_acks)
             .field("ack_wait", &self.ack_wait)
@@ -266,6 +276,7 @@ impl Default for NatsConfig {
             max_reconnects: Some(10),
             reconnect_wait: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(5),
+            ping_interval: Duration::from_secs(20),
             publish_timeout: Duration::from_secs(10),
             max_pending_acks: 4000,
             ack_wait: Duration::from_secs(30),
@@ -337,6 +348,12 @@ impl NatsConfig {
     /// Sets the initial connection timeout.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets how often the client pings a silent server.
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.ping_interval = interval;
         self
     }
 
@@ -433,6 +450,7 @@ impl NatsConfig {
         }
         for (name, value) in [
             ("connect_timeout", self.connect_timeout),
+            ("ping_interval", self.ping_interval),
             ("publish_timeout", self.publish_timeout),
             ("ack_wait", self.ack_wait),
             ("fetch_max_wait", self.fetch_max_wait),
@@ -501,6 +519,7 @@ mod tests {
         let config: NatsConfig = serde_json::from_str("{}").unwrap();
         assert_eq!(config, NatsConfig::default());
         assert_eq!(config.publish_timeout, Duration::from_secs(10));
+        assert_eq!(config.ping_interval, Duration::from_secs(20));
         assert_eq!(config.ack_wait, Duration::from_secs(30));
         assert_eq!(config.fetch_max_wait, Duration::from_millis(100));
         assert_eq!(config.default_persistence, Persistence::Persistent);
@@ -525,6 +544,10 @@ mod tests {
         let cases = [
             (NatsConfig::default().fetch_batch(0), "fetch_batch"),
             (NatsConfig::default().ack_wait(Duration::ZERO), "ack_wait"),
+            (
+                NatsConfig::default().ping_interval(Duration::ZERO),
+                "ping_interval",
+            ),
             (NatsConfig::default().stream_prefix("a.b"), "stream_prefix"),
             (
                 NatsConfig::default().token("t").user_password("u", "p"),

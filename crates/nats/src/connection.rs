@@ -131,6 +131,7 @@ async fn options(config: &NatsConfig, sinks: Arc<Sinks>) -> Result<ConnectOption
             }
         })
         .connection_timeout(config.connect_timeout)
+        .ping_interval(config.ping_interval)
         .request_timeout(Some(config.publish_timeout))
         .require_tls(config.tls.required)
         .event_callback(move |event| {

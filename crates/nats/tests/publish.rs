@@ -339,3 +339,31 @@ async fn ephemeral_topics_use_core_nats_at_most_once() {
     assert!(jetstream.stream_by_subject(topic.clone()).await.is_err());
     transport.close().await.unwrap();
 }
+
+/// Issue 17: a connection that went silent (SIGSTOP here; a black-holed
+/// network path in `cargo xtask chaos`) is given up by the client's pings
+/// within about three `ping_interval`s, not async-nats's three minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_is_given_up_within_three_ping_intervals() {
+    const PING: Duration = Duration::from_millis(500);
+    let server = common::server();
+    let transport = connect(common::config(&server).ping_interval(PING)).await;
+    let mut events = transport.events();
+
+    server.pause().unwrap();
+    let disconnected = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.recv().await {
+                Ok(NatsEvent::Disconnected) => return,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(error) => panic!("events ended: {error}"),
+            }
+        }
+    })
+    .await;
+    server.resume().unwrap();
+    assert!(
+        disconnected.is_ok(),
+        "no disconnect within 10 s of the server going silent, pinging every {PING:?}"
+    );
+}

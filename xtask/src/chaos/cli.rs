@@ -33,7 +33,7 @@ pub enum ScenarioName {
     #[value(name = "bad-input")]
     BadInput,
     /// Latency, a cut connection, a black hole and a slow link between the
-    /// bus and the brokers (NATS: a TCP fault proxy in front of each node).
+    /// bus and the brokers (toxiproxy in front of each node).
     Network,
     /// The leader's data directory full, then freed (a small tmpfs mounted
     /// over it; needs the right to mount, as root has).

@@ -8,7 +8,7 @@ use evbus::{
     Backend, BusConfig, PoolConfig, RetryPolicy,
     kafka::{
         KafkaConfig,
-        testkit::{KafkaCluster, Stop},
+        testkit::{BrokerOptions, KafkaCluster, Stop},
     },
     nats::{
         NatsConfig,
@@ -103,10 +103,16 @@ pub enum Cluster {
 
 impl Cluster {
     /// Starts a cluster of `broker` (blocking: JVM start-ups take a while).
-    pub fn start(broker: Broker) -> anyhow::Result<Self> {
+    /// A Kafka cluster advertises `kafka_proxy_ports` (one per node, or
+    /// none) to clients that come through proxies on those ports.
+    pub fn start(broker: Broker, kafka_proxy_ports: Vec<u16>) -> anyhow::Result<Self> {
         Ok(match broker {
             Broker::Nats => Self::Nats(NatsCluster::start()?),
-            Broker::Kafka => Self::Kafka(KafkaCluster::start()?),
+            Broker::Kafka => {
+                let mut options = BrokerOptions::default();
+                options.proxy_ports = kafka_proxy_ports;
+                Self::Kafka(KafkaCluster::start_with(&options)?)
+            }
         })
     }
 

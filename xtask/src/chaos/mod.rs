@@ -20,13 +20,13 @@ mod consumers;
 #[cfg(feature = "chaos")]
 mod ledger;
 #[cfg(feature = "chaos")]
-mod proxy;
-#[cfg(feature = "chaos")]
 mod report;
 #[cfg(feature = "chaos")]
 mod run;
 #[cfg(feature = "chaos")]
 mod scenarios;
+#[cfg(feature = "chaos")]
+mod toxiproxy;
 #[cfg(feature = "chaos")]
 mod workload;
 
@@ -35,8 +35,8 @@ use cli::{ScenarioName, TransportChoice};
 
 /// What `cargo xtask test` runs, per broker: the quick form of every
 /// scenario that passed on it in the last runs (see `docs/reliability.md`).
-/// Left out: NATS `network`, whose black hole leaves the client on a dead
-/// connection it notices only by its pings (an open finding); the soak,
+/// Left out: NATS `network`, which completes now but showed 70 reorders in
+/// one of three runs (at load ~17; see `docs/reliability.md`); the soak,
 /// whose quick minute is too short to judge growth.
 const QUICK: [(TransportChoice, &[ScenarioName]); 2] = [
     (
@@ -57,6 +57,7 @@ const QUICK: [(TransportChoice, &[ScenarioName]); 2] = [
             ScenarioName::RollingRestart,
             ScenarioName::ConsumerKill,
             ScenarioName::BadInput,
+            ScenarioName::Network,
         ],
     ),
 ];
@@ -85,12 +86,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     relaunch(args)
 }
 
-/// Installs the brokers (as `cargo xtask test` does), then re-runs
-/// `cargo xtask chaos` as a release build with the `chaos` feature, telling
-/// it where the brokers are.
+/// Installs the brokers (as `cargo xtask test` does) and, when the
+/// `network` scenario runs, toxiproxy, then re-runs `cargo xtask chaos` as
+/// a release build with the `chaos` feature, telling it where they are.
 fn relaunch(args: Args) -> anyhow::Result<()> {
     let mut command = crate::cmd::release_xtask("chaos", "chaos");
     command.args(args.to_command_line());
     crate::brokers::ensure()?.export(&mut command);
+    if args.scenario.is_empty() || args.scenario.contains(&ScenarioName::Network) {
+        command.env(
+            crate::benchtools::TOXIPROXY_ENV,
+            crate::benchtools::ensure_toxiproxy()?,
+        );
+    }
     crate::cmd::run(&mut command)
 }

@@ -13,7 +13,7 @@ use super::{
     cli::{ScenarioName, TransportChoice},
     clusters::{Broker, Cluster},
     report::{Report, Row},
-    scenarios,
+    scenarios::{self, network::Prepared},
 };
 use crate::perf::probe;
 
@@ -49,14 +49,36 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let mut clusters = Vec::new();
     for broker in brokers {
+        // toxiproxy first: a Kafka cluster advertises the proxies' ports.
+        let mut network = if scenarios.contains(&ScenarioName::Network) {
+            Some(
+                tokio::task::spawn_blocking(move || Prepared::start(broker == Broker::Kafka, 3))
+                    .await??,
+            )
+        } else {
+            None
+        };
+        let proxy_ports = network
+            .as_ref()
+            .map(Prepared::kafka_proxy_ports)
+            .unwrap_or_default();
         println!("\n==> starting a {} cluster", broker.name());
-        let cluster = Arc::new(tokio::task::spawn_blocking(move || Cluster::start(broker)).await??);
+        let cluster = Arc::new(
+            tokio::task::spawn_blocking(move || Cluster::start(broker, proxy_ports)).await??,
+        );
         println!("    {}", cluster.describe());
         clusters.push(cluster.describe());
         for &scenario in &scenarios {
             println!("==> {scenario} on {}", broker.name());
-            let Some(row) =
-                scenarios::run(scenario, &cluster, args.quick, args.soak_secs, seed).await
+            let Some(row) = scenarios::run(
+                scenario,
+                &cluster,
+                &mut network,
+                args.quick,
+                args.soak_secs,
+                seed,
+            )
+            .await
             else {
                 println!("    does not apply to {}", broker.name());
                 continue;

@@ -311,9 +311,19 @@ impl Rounds {
                 // A failed batch call fails every envelope in it; so does one
                 // that hangs (a finding: every publish has its own timeout).
                 let call = tokio::time::timeout(BATCH_HANG, bus.publish_batch(topic, &pending));
+                let mut first_error = None;
                 let failed: Vec<bool> = match call.await {
-                    Ok(Ok(results)) => results.iter().map(Result::is_err).collect(),
-                    Ok(Err(_)) => vec![true; pending.len()],
+                    Ok(Ok(results)) => {
+                        first_error = results
+                            .iter()
+                            .find_map(|r| r.as_ref().err())
+                            .map(|e| e.to_string());
+                        results.iter().map(Result::is_err).collect()
+                    }
+                    Ok(Err(error)) => {
+                        first_error = Some(error.to_string());
+                        vec![true; pending.len()]
+                    }
                     Err(_) => {
                         let hang = format!(
                             "publish_batch of round {version} did not return within {BATCH_HANG:?}"
@@ -332,10 +342,13 @@ impl Rounds {
                     .collect();
                 self.acknowledged += before - pending.len();
                 if !pending.is_empty() {
-                    if attempt == 1 {
+                    // The first attempt, then every tenth: a stuck round
+                    // shows what it is stuck on.
+                    if attempt % 10 == 1 {
                         println!(
-                            "    round {version}: {} of {before} publishes failed, retrying",
-                            pending.len()
+                            "    round {version}: {} of {before} publishes failed ({}), retrying",
+                            pending.len(),
+                            first_error.as_deref().unwrap_or("hung")
                         );
                     }
                     self.retries += pending.len();

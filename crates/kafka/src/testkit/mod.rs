@@ -70,6 +70,15 @@ pub struct BrokerOptions {
     pub security: BrokerSecurity,
     /// JVM tuning. Default: [`JvmProfile::QuickStart`].
     pub jvm: JvmProfile,
+    /// For clients that reach the nodes through a TCP proxy (a fault
+    /// proxy such as toxiproxy): node `i + 1` gets a second plaintext
+    /// client listener that advertises `127.0.0.1:proxy_ports[i]`, so the
+    /// metadata a client fetches through the proxy sends it back through
+    /// the proxy. Point each proxy at
+    /// [`KafkaCluster::proxied_address`]. The first listener stays as it
+    /// is, for clients that connect directly. Plaintext only. Default:
+    /// none.
+    pub proxy_ports: Vec<u16>,
 }
 
 /// Kafka nodes in one temporary directory, killed and deleted together.
@@ -84,6 +93,19 @@ impl Nodes {
     /// Formats and starts `count` combined nodes, replication `count`,
     /// `min.insync.replicas` `min_insync`; returns once every node is ready.
     fn start(count: u32, min_insync: u32, options: &BrokerOptions) -> io::Result<Self> {
+        let proxied = &options.proxy_ports;
+        if !proxied.is_empty() && proxied.len() != count as usize {
+            return Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                format!("{} proxy ports for {count} nodes", proxied.len()),
+            ));
+        }
+        if !proxied.is_empty() && options.security.protocol() != "PLAINTEXT" {
+            return Err(io::Error::new(
+                ErrorKind::Unsupported,
+                "proxied client listeners are plaintext only",
+            ));
+        }
         let libs = install::libs_dir()?;
         let java = install::java()?;
         let dir = tempfile::Builder::new().prefix("evbus-kafka-").tempdir()?;
@@ -100,6 +122,7 @@ impl Nodes {
         let specs = ports.into_iter().zip(1..).map(|(ports, id)| NodeSpec {
             id,
             ports,
+            advertised_proxy: proxied.get(id as usize - 1).copied(),
             voters: voters.clone(),
             replication: count,
             min_insync,
@@ -396,6 +419,12 @@ impl KafkaCluster {
     /// [`KafkaBroker::config`].
     pub fn config(&self) -> KafkaConfig {
         test_config(&self.bootstrap())
+    }
+
+    /// `host:port` of node `id`'s proxied client listener, the upstream of
+    /// its proxy; `None` without [`BrokerOptions::proxy_ports`].
+    pub fn proxied_address(&self, id: u32) -> Option<String> {
+        self.nodes.node(id).ok().and_then(Node::proxied_address)
     }
 
     /// The node ids: 1, 2, 3.

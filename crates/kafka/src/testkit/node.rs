@@ -58,17 +58,20 @@ pub(crate) struct Ports {
     pub internal: u16,
     /// The KRaft controller listener.
     pub controller: u16,
+    /// The proxied client listener, used only with an advertised proxy.
+    pub proxied: u16,
 }
 
 impl Ports {
     pub fn free() -> io::Result<Self> {
         // Held together so the three are distinct.
-        let listeners = [bind()?, bind()?, bind()?];
+        let listeners = [bind()?, bind()?, bind()?, bind()?];
         let port = |l: &TcpListener| l.local_addr().map(|a| a.port());
         Ok(Self {
             client: port(&listeners[0])?,
             internal: port(&listeners[1])?,
             controller: port(&listeners[2])?,
+            proxied: port(&listeners[3])?,
         })
     }
 }
@@ -82,6 +85,9 @@ fn bind() -> io::Result<TcpListener> {
 pub(crate) struct NodeSpec {
     pub id: u32,
     pub ports: Ports,
+    /// The proxy port advertised on the proxied client listener; `None`:
+    /// no such listener.
+    pub advertised_proxy: Option<u16>,
     /// `controller.quorum.voters`: `id@host:port` of every node.
     pub voters: String,
     /// Replication of internal topics and the default for new topics.
@@ -133,6 +139,13 @@ impl Node {
         format!("127.0.0.1:{}", self.spec.ports.client)
     }
 
+    /// `host:port` of the proxied client listener, if it has one.
+    pub fn proxied_address(&self) -> Option<String> {
+        self.spec
+            .advertised_proxy
+            .map(|_| format!("127.0.0.1:{}", self.spec.ports.proxied))
+    }
+
     /// `host:port` of the plaintext internal listener.
     pub fn internal_address(&self) -> String {
         format!("127.0.0.1:{}", self.spec.ports.internal)
@@ -151,6 +164,7 @@ impl Node {
             replication,
             min_insync,
             security,
+            advertised_proxy,
             ..
         } = &self.spec;
         let data = self.data_dir();
@@ -158,9 +172,9 @@ impl Node {
             "process.roles=broker,controller\n\
              node.id={id}\n\
              controller.quorum.voters={voters}\n\
-             listeners=CLIENT://127.0.0.1:{client},INTERNAL://127.0.0.1:{internal},CONTROLLER://127.0.0.1:{controller}\n\
-             advertised.listeners=CLIENT://127.0.0.1:{client},INTERNAL://127.0.0.1:{internal}\n\
-             listener.security.protocol.map=CLIENT:{protocol},INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
+             listeners=CLIENT://127.0.0.1:{client},INTERNAL://127.0.0.1:{internal},CONTROLLER://127.0.0.1:{controller}{proxied_listener}\n\
+             advertised.listeners=CLIENT://127.0.0.1:{client},INTERNAL://127.0.0.1:{internal}{proxied_advertised}\n\
+             listener.security.protocol.map=CLIENT:{protocol},INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT\n\
              inter.broker.listener.name=INTERNAL\n\
              controller.listener.names=CONTROLLER\n\
              log.dirs={data}\n\
@@ -187,6 +201,13 @@ impl Node {
             client = ports.client,
             internal = ports.internal,
             controller = ports.controller,
+            // Clients that came through a proxy learn the proxy's address.
+            proxied_listener = advertised_proxy
+                .map(|_| format!(",PROXIED://127.0.0.1:{}", ports.proxied))
+                .unwrap_or_default(),
+            proxied_advertised = advertised_proxy
+                .map(|proxy| format!(",PROXIED://127.0.0.1:{proxy}"))
+                .unwrap_or_default(),
             protocol = security.protocol(),
             data = data.display(),
         );

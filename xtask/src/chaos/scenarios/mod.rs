@@ -3,7 +3,7 @@
 mod broker;
 mod consumer;
 mod disk;
-mod network;
+pub mod network;
 mod soak;
 mod wire;
 
@@ -28,9 +28,12 @@ pub fn fault_plan(quick: bool) -> Plan {
 }
 
 /// Runs `scenario` on `cluster`; `None` when it does not apply there.
+/// `network` is toxiproxy, started before the cluster when the run
+/// includes the network scenario, which takes it.
 pub async fn run(
     scenario: ScenarioName,
     cluster: &Arc<Cluster>,
+    network: &mut Option<network::Prepared>,
     quick: bool,
     soak_secs: Option<u64>,
     seed: u64,
@@ -51,9 +54,12 @@ pub async fn run(
         return Some(row);
     }
     if scenario == ScenarioName::Network {
-        let proxied = match network::proxies(cluster).await {
-            Ok(Some(proxied)) => proxied,
-            Ok(None) => return None,
+        let proxied = network
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("toxiproxy was not started before the cluster"))
+            .and_then(|prepared| prepared.proxy(cluster));
+        let (toxiproxy, target) = match proxied {
+            Ok(proxied) => proxied,
             Err(error) => {
                 let mut row = Row::new("network", cluster.broker(), seed);
                 row.notes
@@ -62,7 +68,6 @@ pub async fn run(
                 return Some(row);
             }
         };
-        let (proxies, target) = proxied;
         let mut plan = fault_plan(quick);
         plan.publish_for = network::publish_for();
         let mut row = workload::run(Setup {
@@ -71,9 +76,12 @@ pub async fn run(
             target,
             plan,
             seed,
-            faults: network::faults(proxies),
+            faults: network::faults(toxiproxy.clone()),
         })
         .await;
+        // Only now: the proxies must outlive the fault task, through the
+        // publishing after the last fault and the drain.
+        drop(toxiproxy);
         row.samples.clear();
         return Some(row);
     }

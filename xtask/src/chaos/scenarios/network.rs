@@ -1,30 +1,31 @@
 //! Network faults between the bus and the brokers: every client
-//! connection (publisher and consumer) goes through a [`Proxy`] in front of
-//! each node, which injects 200 ms of latency, then cuts every connection
-//! and refuses new ones, then black-holes them (accepts, never answers),
-//! then throttles them to 32 KiB/s, each for a few seconds with clean
-//! periods between.
+//! connection (publisher and consumer) goes through a toxiproxy proxy in
+//! front of each node, which injects 200 ms of latency, then cuts every
+//! connection and refuses new ones, then black-holes them (accepts, never
+//! answers), then throttles them to 32 KiB/s, each for several seconds
+//! with clean periods between.
 //!
-//! NATS only: the nodes run with `--no_advertise`, so clients know only
-//! the proxies. Kafka clients learn the brokers' own addresses from the
-//! metadata they fetch and would go around a proxy; that needs the
-//! testkit's brokers to advertise proxy ports, which it cannot do yet.
+//! Clients must not learn a way around the proxies. NATS: the nodes run
+//! with `--no_advertise`, so clients know only the proxies. Kafka: clients
+//! fetch the brokers' addresses from metadata, so each node gets a second
+//! client listener that advertises its proxy's port
+//! (`BrokerOptions::proxy_ports`); those ports are chosen before the
+//! cluster starts ([`Prepared`]), the proxies created on them afterwards.
 
-use std::{
-    net::{Ipv4Addr, SocketAddr},
-    sync::Arc,
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use futures::FutureExt;
 
 use crate::chaos::{
-    clusters::{Broker, Cluster, Target},
-    proxy::{Fault, Proxy},
+    clusters::{Cluster, Target},
+    toxiproxy::{Fault, Toxiproxy, free_port},
     workload::{FaultCtx, Faults},
 };
 
-/// The faults in order, each held this long, with this long clean before.
+/// The faults in order, each held this long, with [`CLEAN`] before each.
+/// The black hole outlasts the NATS client's dead-connection check (three
+/// ping intervals, see `Target::bus_config`), so the client must notice it
+/// rather than be rescued by the proxy closing the connection at the end.
 const SCHEDULE: [(Fault, &str, u64); 4] = [
     (
         Fault::Latency(Duration::from_millis(200)),
@@ -32,44 +33,82 @@ const SCHEDULE: [(Fault, &str, u64); 4] = [
         5,
     ),
     (Fault::Cut, "connections cut, new ones refused", 4),
-    (Fault::BlackHole, "black hole (accepts, never answers)", 5),
-    (Fault::Slow(32 * 1024), "slow link, 32 KiB/s", 5),
+    (Fault::BlackHole, "black hole (accepts, never answers)", 10),
+    (Fault::Slow(32), "slow link, 32 KiB/s", 5),
 ];
 /// The clean period before each fault.
 const CLEAN: Duration = Duration::from_secs(3);
 
-/// A proxy per node, and the target that reaches the nodes through them;
-/// `None` for a broker whose clients cannot be proxied.
-pub async fn proxies(cluster: &Cluster) -> anyhow::Result<Option<(Arc<Vec<Proxy>>, Target)>> {
-    let Cluster::Nats(nats) = cluster else {
-        return Ok(None);
-    };
-    let mut proxies = Vec::new();
-    for id in nats.node_ids() {
-        let upstream = SocketAddr::from((Ipv4Addr::LOCALHOST, nats.client_port(id)));
-        proxies.push(Proxy::start(upstream).await?);
+/// toxiproxy started before the cluster, and the proxy ports the cluster
+/// must advertise (Kafka only).
+pub struct Prepared {
+    toxiproxy: Toxiproxy,
+    kafka_proxy_ports: Vec<u16>,
+}
+
+impl Prepared {
+    /// Starts toxiproxy and, for Kafka, picks a free port per node.
+    pub fn start(kafka: bool, nodes: usize) -> anyhow::Result<Self> {
+        let toxiproxy = Toxiproxy::start()?;
+        let kafka_proxy_ports = if kafka {
+            (0..nodes).map(|_| free_port()).collect::<Result<_, _>>()?
+        } else {
+            Vec::new()
+        };
+        Ok(Self {
+            toxiproxy,
+            kafka_proxy_ports,
+        })
     }
-    let servers = proxies
-        .iter()
-        .map(|p| format!("nats://127.0.0.1:{}", p.port()))
-        .collect();
-    let target = Target {
-        broker: Broker::Nats,
-        servers,
-    };
-    Ok(Some((Arc::new(proxies), target)))
+
+    /// The ports a Kafka cluster advertises to proxied clients.
+    pub fn kafka_proxy_ports(&self) -> Vec<u16> {
+        self.kafka_proxy_ports.clone()
+    }
+
+    /// A proxy per node of `cluster`, and the target that reaches the nodes
+    /// only through them.
+    pub fn proxy(mut self, cluster: &Cluster) -> anyhow::Result<(Arc<Toxiproxy>, Target)> {
+        let mut servers = Vec::new();
+        for (index, id) in cluster.node_ids().into_iter().enumerate() {
+            let name = format!("node-{id}");
+            match cluster {
+                Cluster::Nats(nats) => {
+                    let upstream = format!("127.0.0.1:{}", nats.client_port(id));
+                    let port = self.toxiproxy.create(&name, 0, &upstream)?;
+                    servers.push(format!("nats://127.0.0.1:{port}"));
+                }
+                Cluster::Kafka(kafka) => {
+                    let (Some(upstream), Some(&port)) =
+                        (kafka.proxied_address(id), self.kafka_proxy_ports.get(index))
+                    else {
+                        anyhow::bail!("the Kafka cluster was started without proxy ports");
+                    };
+                    self.toxiproxy.create(&name, port, &upstream)?;
+                    servers.push(format!("127.0.0.1:{port}"));
+                }
+            }
+        }
+        let target = Target {
+            broker: cluster.broker(),
+            servers,
+        };
+        Ok((Arc::new(self.toxiproxy), target))
+    }
 }
 
 /// Runs [`SCHEDULE`] on every proxy at once.
-pub fn faults(proxies: Arc<Vec<Proxy>>) -> Faults {
+pub fn faults(toxiproxy: Arc<Toxiproxy>) -> Faults {
     Box::new(move |ctx: FaultCtx| {
         async move {
             for (fault, what, secs) in SCHEDULE {
                 tokio::time::sleep(CLEAN).await;
                 ctx.mark(format!("{what} for {secs} s"));
-                proxies.iter().for_each(|p| p.set(fault));
+                let proxy = toxiproxy.clone();
+                tokio::task::spawn_blocking(move || proxy.inject(fault)).await??;
                 tokio::time::sleep(Duration::from_secs(secs)).await;
-                proxies.iter().for_each(|p| p.set(Fault::None));
+                let proxy = toxiproxy.clone();
+                tokio::task::spawn_blocking(move || proxy.heal()).await??;
             }
             Ok(())
         }
