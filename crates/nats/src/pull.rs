@@ -181,6 +181,9 @@ pub(crate) struct PullSubscription {
     /// In an ordered group, where this member receives every delivery
     /// while it holds the pin: lost deliveries come again before newer ones.
     gaps: Option<GapGuard>,
+    /// An error status that came after deliveries of the same call: those
+    /// were handed out first, the error is the next call's.
+    deferred: Option<TransportError>,
     closing: watch::Receiver<bool>,
     closed: bool,
 }
@@ -196,6 +199,7 @@ impl PullSubscription {
         let gaps = target.ordered.then(|| GapGuard::new(shared.ack_wait));
         Self {
             gaps,
+            deferred: None,
             target,
             shared,
             messages: Some(messages),
@@ -501,6 +505,9 @@ impl Subscription for PullSubscription {
             if !out.is_empty() {
                 return Ok(out);
             }
+            if let Some(error) = self.deferred.take() {
+                return Err(error);
+            }
             if self.outstanding.is_none() {
                 self.request(max.min(self.target.batch)).await?;
             }
@@ -525,9 +532,19 @@ impl Subscription for PullSubscription {
             // Hand out what has already arrived instead of waiting for the
             // batch to fill: latency stays low and the request keeps running.
             while out.len() < max {
-                match next_reply(&mut self.messages).now_or_never() {
-                    Some(Some(reply)) => self.on_reply(reply, &mut out, max)?,
-                    _ => break,
+                let Some(Some(reply)) = next_reply(&mut self.messages).now_or_never() else {
+                    break;
+                };
+                if let Err(error) = self.on_reply(reply, &mut out, max) {
+                    if out.is_empty() {
+                        return Err(error);
+                    }
+                    // A status such as a 409 "Server Shutdown" right behind
+                    // messages of the same request: dropping those would
+                    // leave them unsettled until AckWait, and an ordered
+                    // group would handle newer messages first.
+                    self.deferred = Some(error);
+                    break;
                 }
             }
             if !out.is_empty() {
