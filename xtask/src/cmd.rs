@@ -70,6 +70,62 @@ pub fn run(command: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How many lines of a failed command's output its error repeats: enough
+/// for the failing tests or chaos rows, short enough to stay in the last
+/// screen of a CI log.
+const NOTED_LINES: usize = 24;
+
+/// Runs `command` like [`run`], echoing its standard output line by line
+/// and keeping the lines `note` picks: when the command fails, its error
+/// repeats them, so the end of a long log says what failed, not only that
+/// something did.
+pub fn run_noting(command: &mut Command, mut note: impl FnMut(&str) -> bool) -> anyhow::Result<()> {
+    use std::io::{BufRead, BufReader, Write};
+
+    let line = format!("{command:?}");
+    eprintln!("$ {line}");
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {line}"))?;
+    let stdout = child.stdout.take().expect("stdout was piped");
+    let mut noted = Vec::new();
+    let mut out = std::io::stdout().lock();
+    for output in BufReader::new(stdout).lines() {
+        let output = output.with_context(|| format!("reading the output of {line}"))?;
+        // An echo that fails (a closed terminal) must not stop the command.
+        let _ = writeln!(out, "{output}");
+        if note(&output) && noted.len() < NOTED_LINES {
+            noted.push(output);
+        }
+    }
+    drop(out);
+    let status = child
+        .wait()
+        .with_context(|| format!("waiting for {line}"))?;
+    if !status.success() {
+        bail!("{line} failed with {status}\n{}", noted.join("\n"));
+    }
+    Ok(())
+}
+
+/// A `note` for [`run_noting`] over `cargo test` output: each failing test,
+/// and the first lines of what it printed (its panic message).
+pub fn failing_tests() -> impl FnMut(&str) -> bool {
+    let mut after_header = 0;
+    move |line: &str| {
+        if line.starts_with("---- ") {
+            after_header = 4;
+            return true;
+        }
+        if after_header > 0 {
+            after_header -= 1;
+            return !line.trim().is_empty();
+        }
+        line.starts_with("test ") && line.ends_with("FAILED")
+    }
+}
+
 /// Phases and how long each took.
 #[derive(Default)]
 pub struct Phases {
@@ -101,5 +157,43 @@ impl Phases {
             eprintln!("  {name:<28} {:>8.1} s  {mark}", took.as_secs_f64());
         }
         eprintln!("  {:<28} {:>8.1} s", "total", total.as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failing_tests_keeps_the_failures_and_their_messages_only() {
+        let output = "\
+test a ... ok
+thread 'tokio-rt-worker' panicked at tests/x.rs:1:1:
+handler bug on purpose
+test b ... FAILED
+
+failures:
+
+---- b stdout ----
+thread 'b' panicked at tests/x.rs:9:5:
+assertion failed: lost == 0
+note: run with `RUST_BACKTRACE=1`
+
+failures:
+    b
+
+test result: FAILED. 1 passed; 1 failed";
+        let mut note = failing_tests();
+        let kept: Vec<&str> = output.lines().filter(|l| note(l)).collect();
+        assert_eq!(
+            kept,
+            [
+                "test b ... FAILED",
+                "---- b stdout ----",
+                "thread 'b' panicked at tests/x.rs:9:5:",
+                "assertion failed: lost == 0",
+                "note: run with `RUST_BACKTRACE=1`",
+            ]
+        );
     }
 }

@@ -40,7 +40,20 @@ enum Command {
     Chaos(chaos::Args),
 }
 
-fn main() -> anyhow::Result<()> {
+/// Prints a failure as its chain of causes and nothing more: with
+/// `RUST_BACKTRACE` set (as CI sets it) `anyhow` would end the log with a
+/// backtrace of xtask itself and push the reason out of the last screen.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("\nerror: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Test(args) => test::run(args),
         Command::Brokers => {

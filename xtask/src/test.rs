@@ -52,11 +52,12 @@ fn all(phases: &mut Phases, args: &Args) -> anyhow::Result<()> {
         )
     })?;
     phases.run("tests (all crates, real brokers)", || {
-        let mut command = cargo(["test", "--workspace", "--all-features"]);
+        // No fail-fast: one run names every failing test binary.
+        let mut command = cargo(["test", "--workspace", "--all-features", "--no-fail-fast"]);
         command.args(&args.cargo_test_args);
         brokers.export(&mut command);
         interop::export(&go_tools, &mut command);
-        cmd::run(&mut command)
+        cmd::run_noting(&mut command, cmd::failing_tests())
     })?;
     phases.run("chaos (quick)", crate::chaos::quick)?;
     phases.run("fuzz target builds", || {

@@ -99,5 +99,52 @@ fn relaunch(args: Args) -> anyhow::Result<()> {
             crate::benchtools::ensure_toxiproxy()?,
         );
     }
-    crate::cmd::run(&mut command)
+    crate::cmd::run_noting(&mut command, failing_rows())
+}
+
+/// A `note` for [`crate::cmd::run_noting`] over a chaos run: the command
+/// line with its seed (to run it again), each failing row and its notes.
+fn failing_rows() -> impl FnMut(&str) -> bool {
+    let mut in_failing_row = false;
+    move |line: &str| {
+        if line.starts_with("cargo xtask chaos ") {
+            return true;
+        }
+        if line.trim_start().starts_with("published ") {
+            in_failing_row = line.ends_with("FAIL");
+            return in_failing_row;
+        }
+        if !line.starts_with("    ") {
+            in_failing_row = false;
+        }
+        in_failing_row
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn failing_rows_keeps_the_seed_and_the_failing_rows_with_their_notes() {
+        let output = "\
+cargo xtask chaos --transport nats --quick --seed 7
+==> leader-kill on nats
+    handled so far: 5000
+    published 20000 acked 20000 handled 20000 lost 0 reorders 0 duplicates 0 recoveries [] ms: pass
+==> follower-kill on nats
+    fault: SIGKILL node 2, a follower
+    published 20000 acked 20000 handled 20000 lost 0 reorders 3 duplicates 0 recoveries [] ms: FAIL
+    first reorders: agg-1 v4 after v5
+==> rolling-restart on nats
+    published 20000 acked 20000 handled 20000 lost 0 reorders 0 duplicates 0 recoveries [] ms: pass";
+        let mut note = super::failing_rows();
+        let kept: Vec<&str> = output.lines().filter(|l| note(l)).collect();
+        assert_eq!(
+            kept,
+            [
+                "cargo xtask chaos --transport nats --quick --seed 7",
+                "    published 20000 acked 20000 handled 20000 lost 0 reorders 3 duplicates 0 recoveries [] ms: FAIL",
+                "    first reorders: agg-1 v4 after v5",
+            ]
+        );
+    }
 }
