@@ -46,6 +46,17 @@ pub struct ChildSpec {
 /// Runs the consumer until stdin closes.
 pub fn main(spec: &str) -> anyhow::Result<()> {
     let spec: ChildSpec = serde_json::from_str(spec).context("parsing the child spec")?;
+    // The NATS backend's warnings (deliveries lost on the way, a gap not
+    // refilled within AckWait) explain a reorder in the run's log;
+    // `RUST_LOG` widens them.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "evbus_nats=warn".into()),
+        )
+        .with_timer(tracing_subscriber::fmt::time::uptime())
+        .with_writer(std::io::stderr)
+        .init();
     alloc::enable();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
