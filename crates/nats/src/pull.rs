@@ -614,3 +614,116 @@ impl Drop for PullSubscription {
         self.release();
     }
 }
+
+#[cfg(all(test, feature = "testkit"))]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+
+    use super::*;
+    use crate::testkit::NatsServer;
+
+    /// Writes `wire` (raw NATS protocol) on a connection of its own and
+    /// waits for the server's PONG, so everything before it was routed.
+    fn send_raw(port: u16, wire: &str) {
+        let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut writer = stream;
+        let connect = "CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true}\r\n";
+        write!(writer, "{connect}{wire}PING\r\n").expect("write");
+        let mut line = String::new();
+        while !line.starts_with("PONG") {
+            line.clear();
+            reader.read_line(&mut line).expect("read");
+        }
+    }
+
+    /// Three deliveries of a pull request with a 409 right behind them, as
+    /// a consumer leader that shuts down sends them: the three are handed
+    /// out, then the error. `next_batch` used to return the error and drop
+    /// the three, which stayed unsettled until AckWait while newer messages
+    /// were handled (issue 17's rolling restart, finding 4).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn deliveries_before_an_error_status_are_handed_out_before_it() {
+        use async_nats::jetstream::{consumer::pull, stream};
+
+        let server = NatsServer::start().expect("nats-server (see the crate README)");
+        let client = async_nats::connect(server.url()).await.expect("connect");
+        let jetstream = async_nats::jetstream::new(client.clone());
+        let stream = jetstream
+            .create_stream(stream::Config {
+                name: "S".into(),
+                subjects: vec!["s".into()],
+                ..Default::default()
+            })
+            .await
+            .expect("stream");
+        for n in 1..=3 {
+            jetstream
+                .publish("s", format!("m{n}").into())
+                .await
+                .expect("publish")
+                .await
+                .expect("stored");
+        }
+        let mut consumer = stream
+            .create_consumer(pull::Config {
+                durable_name: Some("C".into()),
+                ..Default::default()
+            })
+            .await
+            .expect("consumer");
+        let inbox = client.new_inbox();
+        let messages = client
+            .subscribe(format!("{inbox}.*"))
+            .await
+            .expect("subscribe");
+        // The subscription's first pull request will carry reply `<inbox>.1`:
+        // its answer is made to wait in the inbox before it asks, so one
+        // call sees the three deliveries and the status together.
+        let reply = format!("{inbox}.1");
+        client
+            .publish_with_reply(
+                "$JS.API.CONSUMER.MSG.NEXT.S.C",
+                reply.clone(),
+                r#"{"batch":3}"#.into(),
+            )
+            .await
+            .expect("pull request");
+        while consumer
+            .info()
+            .await
+            .expect("consumer info")
+            .num_ack_pending
+            < 3
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let status = "NATS/1.0 409 Server Shutdown\r\n\r\n";
+        send_raw(
+            server.port(),
+            &format!("HPUB {reply} {0} {0}\r\n{status}\r\n", status.len()),
+        );
+        // Our connection's PONG comes after what the server routed to it.
+        client.flush().await.expect("flush");
+
+        let shared = Arc::new(PullShared::new(jetstream, Duration::from_secs(30), None));
+        let (_closing, closing) = watch::channel(false);
+        let target = PullTarget {
+            topic: "t".into(),
+            group: "g".into(),
+            next_subject: "nobody.answers".into(),
+            ordered: false,
+            batch: 10,
+            max_wait: Duration::from_secs(5),
+        };
+        let mut subscription = PullSubscription::new(target, shared, messages, inbox, closing);
+        let batch = subscription
+            .next_batch(10)
+            .await
+            .expect("the deliveries first, not the error");
+        let payloads: Vec<_> = batch.iter().map(|d| d.payload.clone()).collect();
+        assert_eq!(payloads, ["m1", "m2", "m3"]);
+        let error = subscription.next_batch(10).await.expect_err("then the 409");
+        assert!(error.to_string().contains("Server Shutdown"), "{error}");
+    }
+}
