@@ -16,8 +16,13 @@
 //! one acked already or of another subject), then gives back the revealing
 //! delivery and every newer one until the revealing one comes back. The
 //! server redelivers naked messages first, in the order of the naks, so the
-//! lost messages arrive before it. After AckWait the guard gives up waiting
-//! (the server redelivers by then on its own).
+//! lost messages arrive before it. A nak can still be lost (sent while the
+//! consumer has no leader); the server then redelivers the lost messages
+//! when their AckWait runs out, which is before the revealing delivery's,
+//! since they were delivered before it. So the guard waits for the
+//! revealing delivery for twice AckWait before it gives up: giving up at
+//! AckWait raced the server's own redelivery of the lost messages and lost
+//! it under load (issue 17).
 
 use std::{ops::RangeInclusive, time::Duration};
 
@@ -87,7 +92,7 @@ impl GapGuard {
             }
             tracing::warn!(
                 stream_sequence = revealing,
-                "a delivery given back after lost ones did not come again within AckWait"
+                "a delivery given back after lost ones did not come again within twice AckWait"
             );
             self.recovering = None;
         }
@@ -106,7 +111,7 @@ impl GapGuard {
             );
             return Verdict::Hand;
         }
-        self.recovering = Some((seq.stream, now + self.ack_wait));
+        self.recovering = Some((seq.stream, now + self.ack_wait * 2));
         Verdict::Lost(lost)
     }
 }
@@ -183,13 +188,20 @@ mod tests {
     }
 
     #[test]
-    fn the_guard_stops_waiting_after_ack_wait() {
+    fn the_guard_waits_past_ack_wait_then_stops_waiting() {
         let mut guard = GapGuard::new(Duration::from_secs(5));
         let now = Instant::now();
         guard.on_delivery(seq(1, 1), now);
         assert_eq!(guard.on_delivery(seq(3, 3), now), Verdict::Lost(2..=2));
-        let later = now + Duration::from_secs(6);
-        assert_eq!(guard.on_delivery(seq(4, 4), later), Verdict::Hand);
+        // The lost message's own AckWait may run out a little after the
+        // guard's: newer ones are still given back then.
+        let ack_wait_later = now + Duration::from_secs(6);
+        assert_eq!(
+            guard.on_delivery(seq(4, 4), ack_wait_later),
+            Verdict::GiveBack
+        );
+        let much_later = now + Duration::from_secs(11);
+        assert_eq!(guard.on_delivery(seq(5, 5), much_later), Verdict::Hand);
     }
 
     #[test]

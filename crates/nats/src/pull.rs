@@ -24,7 +24,7 @@ use evbus_transport::{
 use futures::{FutureExt, StreamExt};
 use parking_lot::Mutex;
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::{
     NAME,
@@ -181,6 +181,8 @@ pub(crate) struct PullSubscription {
     /// In an ordered group, where this member receives every delivery
     /// while it holds the pin: lost deliveries come again before newer ones.
     gaps: Option<GapGuard>,
+    /// The guard's naks, sent in order by [`send_naks`] (with `gaps`).
+    naks: Option<mpsc::UnboundedSender<Subject>>,
     /// An error status that came after deliveries of the same call: those
     /// were handed out first, the error is the next call's.
     deferred: Option<TransportError>,
@@ -197,8 +199,14 @@ impl PullSubscription {
         closing: watch::Receiver<bool>,
     ) -> Self {
         let gaps = target.ordered.then(|| GapGuard::new(shared.ack_wait));
+        let naks = target.ordered.then(|| {
+            let (naks, queued) = mpsc::unbounded_channel();
+            tokio::spawn(send_naks(shared.client.clone(), queued));
+            naks
+        });
         Self {
             gaps,
+            naks,
             deferred: None,
             target,
             shared,
@@ -436,7 +444,9 @@ impl PullSubscription {
         match guard.on_delivery(sequences, tokio::time::Instant::now()) {
             Verdict::Hand => true,
             Verdict::GiveBack => {
-                self.give_back(message);
+                if let Some(reply) = &message.reply {
+                    self.nak_in_order(reply.clone());
+                }
                 false
             }
             Verdict::Lost(lost) => {
@@ -450,15 +460,28 @@ impl PullSubscription {
                 );
                 for stream in lost {
                     if let Some(subject) = gaps::ack_subject_of(reply, stream) {
-                        self.shared.send_now(
-                            subject.into(),
-                            async_nats::jetstream::AckKind::Nak(None).into(),
-                        );
+                        self.nak_in_order(subject.into());
                     }
                 }
-                self.give_back(message);
+                self.nak_in_order(reply.clone());
                 false
             }
+        }
+    }
+
+    /// Queues one of the guard's naks behind the ones before it. The
+    /// server redelivers naked messages in the order the naks reach it, so
+    /// lost messages must be asked for before the delivery that revealed
+    /// them, and none may be dropped.
+    fn nak_in_order(&self, subject: Subject) {
+        let unsent = match &self.naks {
+            Some(naks) => naks.send(subject).err().map(|failed| failed.0),
+            None => Some(subject),
+        };
+        if let Some(subject) = unsent {
+            // AckWait redelivers it if even this cannot be queued.
+            self.shared
+                .send_now(subject, async_nats::jetstream::AckKind::Nak(None).into());
         }
     }
 
@@ -598,6 +621,22 @@ impl PullSubscription {
 pub(crate) async fn transport_closed(closing: &mut watch::Receiver<bool>) {
     if closing.wait_for(|closed| *closed).await.is_err() {
         std::future::pending::<()>().await;
+    }
+}
+
+/// Sends the gap guard's naks one after another, each awaited. Queued with
+/// `send_now`, they were dropped when the client's queue was full, which is
+/// right after a reconnect, when deliveries get lost: the lost messages
+/// then came back only after AckWait, after newer ones (issue 17's rolling
+/// restart and follower kill). Ends when the subscription is dropped and
+/// its naks are sent, or when the connection is closed (AckWait then
+/// redelivers what was not naked).
+async fn send_naks(client: Client, mut naks: mpsc::UnboundedReceiver<Subject>) {
+    while let Some(subject) = naks.recv().await {
+        let nak = async_nats::jetstream::AckKind::Nak(None).into();
+        if client.publish(subject, nak).await.is_err() {
+            return;
+        }
     }
 }
 
