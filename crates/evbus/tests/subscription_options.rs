@@ -1,6 +1,8 @@
-//! Per-subscription options override the bus's defaults: handler timeout,
-//! retry policy, dead-letter target, start position, concurrency cap, rate
-//! limit and the failure hook's four decisions; and a custom codec.
+//! Per-subscription options on the in-memory transport: start position,
+//! concurrency cap, dead-lettering turned off, rate limit, and a custom
+//! codec. The timeout, retry policy and dead-letter topic overriding the
+//! bus's, and the failure hook's four decisions, are bus-suite scenarios
+//! run on every backend (`tests/bus_suite`).
 
 use std::{
     sync::{
@@ -11,8 +13,8 @@ use std::{
 };
 
 use evbus::{
-    BusConfig, DeadLetterTarget, Envelope, EventBus, FailureAction, HandlerError, Message,
-    RateLimit, RetryPolicy, StartFrom, SubscriptionOptions, TopicOptions,
+    BusConfig, DeadLetterTarget, Envelope, EventBus, HandlerError, Message, RateLimit, StartFrom,
+    SubscriptionOptions, TopicOptions,
     envelope::{Codec, CodecConfig, CodecKind, Encoded, EnvelopeError},
 };
 use parking_lot::Mutex;
@@ -72,41 +74,6 @@ async fn next<T>(receiver: &mut mpsc::UnboundedReceiver<T>, what: &str) -> T {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn timeout_retry_and_dead_letter_topic_override_the_bus_defaults() {
-    let bus = bus_with(&["slow", "slow.custom-dlq"]).await;
-    let mut dead = reader(&bus, "slow.custom-dlq").await;
-    let attempts = Arc::new(AtomicUsize::new(0));
-    let counted = attempts.clone();
-    // The bus: 30 s timeout, one attempt, `.dlq`. This subscription:
-    // 100 ms, three attempts, its own topic.
-    let options = SubscriptionOptions::new()
-        .handler_timeout(Some(Duration::from_millis(100)))
-        .retry(
-            RetryPolicy::attempts(3)
-                .with_backoff(Duration::from_millis(5), Duration::from_millis(10)),
-        )
-        .dead_letter(DeadLetterTarget::Topic("slow.custom-dlq".into()));
-    bus.subscribe_envelope_with_options("slow", options, move |_, _| {
-        counted.fetch_add(1, Ordering::SeqCst);
-        std::future::pending::<evbus::HandlerResult>()
-    })
-    .await
-    .expect("subscribe");
-    bus.publish_envelope("slow", &envelope("a", 1))
-        .await
-        .expect("publish");
-    let letter = next(&mut dead, "the dead letter on the subscription's own topic").await;
-    assert_eq!(header(&letter, "evbus-dlq-attempts"), Some("3"));
-    assert!(
-        header(&letter, "evbus-dlq-error").is_some_and(|e| e.contains("timed out after 100ms")),
-        "{:?}",
-        header(&letter, "evbus-dlq-error")
-    );
-    assert_eq!(attempts.load(Ordering::SeqCst), 3);
-    bus.close().await.expect("close");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_from_latest_skips_what_a_new_group_did_not_see() {
     let bus = bus_with(&["positions"]).await;
     bus.publish_envelope("positions", &envelope("a", 1))
@@ -139,99 +106,6 @@ async fn start_from_latest_skips_what_a_new_group_did_not_see() {
     assert_eq!(next(&mut latest, "v2").await, 2, "latest started at v2");
     bus.close().await.expect("close");
     assert!(latest.try_recv().is_err(), "latest saw nothing else");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_failure_hook_decides_retry_retry_after_dead_letter_and_skip() {
-    let bus = bus_with(&["hooked"]).await;
-    let mut dead = reader(&bus, "hooked.dlq").await;
-    // (aggregate, when) of every attempt at a version 1.
-    let log = Arc::new(Mutex::new(Vec::<(String, Instant)>::new()));
-    let (handled, mut handled_rx) = mpsc::unbounded_channel();
-    // The bus allows one attempt: every retry below is the hook's.
-    let options = SubscriptionOptions::new().on_failure(|failure| {
-        match (failure.error.to_string().as_str(), failure.attempt) {
-            ("retry", 1 | 2) => FailureAction::Retry,
-            ("retry-after", 1) => FailureAction::RetryAfter(Duration::from_millis(300)),
-            ("skip", _) => FailureAction::Skip,
-            _ => FailureAction::DeadLetter,
-        }
-    });
-    let attempts = log.clone();
-    bus.subscribe_envelope_with_options("hooked", options, move |event: Envelope, _| {
-        let (attempts, handled) = (attempts.clone(), handled.clone());
-        async move {
-            let aggregate = event.aggregate_id().to_owned();
-            if event.event_version() == 2 {
-                let _ = handled.send((aggregate, 2));
-                return Ok(());
-            }
-            let attempt = {
-                let mut log = attempts.lock();
-                log.push((aggregate.clone(), Instant::now()));
-                log.iter().filter(|(a, _)| *a == aggregate).count()
-            };
-            match (aggregate.as_str(), attempt) {
-                ("retry", 3) | ("retry-after", 2) => {
-                    let _ = handled.send((aggregate, 1));
-                    Ok(())
-                }
-                (failing, _) => Err(HandlerError::msg(failing)),
-            }
-        }
-    })
-    .await
-    .expect("subscribe");
-    for aggregate in ["retry", "retry-after", "dead-letter", "skip"] {
-        bus.publish_envelope("hooked", &envelope(aggregate, 1))
-            .await
-            .expect("publish");
-        // A second event shows the aggregate moved on after the decision.
-        bus.publish_envelope("hooked", &envelope(aggregate, 2))
-            .await
-            .expect("publish");
-    }
-    let mut seen = Vec::new();
-    while seen.len() < 6 {
-        seen.push(next(&mut handled_rx, "handled events").await);
-    }
-    seen.sort();
-    let expected: Vec<(String, i64)> = [
-        ("dead-letter", 2),
-        ("retry", 1),
-        ("retry", 2),
-        ("retry-after", 1),
-        ("retry-after", 2),
-        ("skip", 2),
-    ]
-    .into_iter()
-    .map(|(a, v)| (a.to_owned(), v))
-    .collect();
-    assert_eq!(seen, expected);
-    let letter = next(&mut dead, "the dead-lettered event").await;
-    assert_eq!(header(&letter, "X-Aggregate-ID"), Some("dead-letter"));
-    assert_eq!(header(&letter, "evbus-dlq-attempts"), Some("1"));
-    let log = log.lock().clone();
-    let of = |aggregate: &str| -> Vec<Instant> {
-        log.iter()
-            .filter(|(a, _)| a == aggregate)
-            .map(|(_, at)| *at)
-            .collect()
-    };
-    assert_eq!(of("retry").len(), 3, "retried twice by the hook");
-    let after = of("retry-after");
-    assert_eq!(after.len(), 2);
-    assert!(
-        after[1] - after[0] >= Duration::from_millis(300),
-        "retried after {:?}",
-        after[1] - after[0]
-    );
-    assert_eq!(of("dead-letter").len(), 1);
-    // Closing settles everything: a skipped message that was nacked rather
-    // than acked would show up again in a new member of the group.
-    bus.close().await.expect("close");
-    assert_eq!(of("skip").len(), 1, "skipped at once, not retried");
-    assert!(dead.try_recv().is_err(), "only one dead letter");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
