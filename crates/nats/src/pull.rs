@@ -180,9 +180,7 @@ pub(crate) struct PullSubscription {
     overflow: VecDeque<async_nats::Message>,
     /// In an ordered group, where this member receives every delivery
     /// while it holds the pin: lost deliveries come again before newer ones.
-    gaps: Option<GapGuard>,
-    /// The guard's naks, sent in order by [`send_naks`] (with `gaps`).
-    naks: Option<mpsc::UnboundedSender<Subject>>,
+    gaps: Option<GapCheck>,
     /// An error status that came after deliveries of the same call: those
     /// were handed out first, the error is the next call's.
     deferred: Option<TransportError>,
@@ -198,15 +196,16 @@ impl PullSubscription {
         inbox: String,
         closing: watch::Receiver<bool>,
     ) -> Self {
-        let gaps = target.ordered.then(|| GapGuard::new(shared.ack_wait));
-        let naks = target.ordered.then(|| {
+        let gaps = target.ordered.then(|| {
             let (naks, queued) = mpsc::unbounded_channel();
             tokio::spawn(send_naks(shared.client.clone(), queued));
-            naks
+            GapCheck {
+                guard: GapGuard::new(shared.ack_wait),
+                naks,
+            }
         });
         Self {
             gaps,
-            naks,
             deferred: None,
             target,
             shared,
@@ -435,18 +434,19 @@ impl PullSubscription {
     /// Whether a delivery may be handed out now; if not, it was given back
     /// to come again after deliveries lost before it (see [`gaps`]).
     fn in_order(&mut self, message: &async_nats::Message) -> bool {
-        let (Some(guard), Some(reply)) = (&mut self.gaps, &message.reply) else {
+        let (Some(check), Some(reply)) = (&mut self.gaps, &message.reply) else {
             return true;
         };
         let Some(sequences) = gaps::sequences(reply) else {
             return true;
         };
-        match guard.on_delivery(sequences, tokio::time::Instant::now()) {
+        match check
+            .guard
+            .on_delivery(sequences, tokio::time::Instant::now())
+        {
             Verdict::Hand => true,
             Verdict::GiveBack => {
-                if let Some(reply) = &message.reply {
-                    self.nak_in_order(reply.clone());
-                }
+                check.nak_in_order(reply.clone());
                 false
             }
             Verdict::Lost(lost) => {
@@ -460,28 +460,12 @@ impl PullSubscription {
                 );
                 for stream in lost {
                     if let Some(subject) = gaps::ack_subject_of(reply, stream) {
-                        self.nak_in_order(subject.into());
+                        check.nak_in_order(subject.into());
                     }
                 }
-                self.nak_in_order(reply.clone());
+                check.nak_in_order(reply.clone());
                 false
             }
-        }
-    }
-
-    /// Queues one of the guard's naks behind the ones before it. The
-    /// server redelivers naked messages in the order the naks reach it, so
-    /// lost messages must be asked for before the delivery that revealed
-    /// them, and none may be dropped.
-    fn nak_in_order(&self, subject: Subject) {
-        let unsent = match &self.naks {
-            Some(naks) => naks.send(subject).err().map(|failed| failed.0),
-            None => Some(subject),
-        };
-        if let Some(subject) = unsent {
-            // AckWait redelivers it if even this cannot be queued.
-            self.shared
-                .send_now(subject, async_nats::jetstream::AckKind::Nak(None).into());
         }
     }
 
@@ -624,6 +608,24 @@ pub(crate) async fn transport_closed(closing: &mut watch::Receiver<bool>) {
     }
 }
 
+/// An ordered group's gap guard and the queue of its naks.
+struct GapCheck {
+    guard: GapGuard,
+    /// Sent in order by [`send_naks`].
+    naks: mpsc::UnboundedSender<Subject>,
+}
+
+impl GapCheck {
+    /// Queues a nak behind the ones before it. The server redelivers naked
+    /// messages in the order the naks reach it, so lost messages must be
+    /// asked for before the delivery that revealed them, and none may be
+    /// dropped. The queue is gone only once the connection closed; AckWait
+    /// then redelivers.
+    fn nak_in_order(&self, subject: Subject) {
+        let _ = self.naks.send(subject);
+    }
+}
+
 /// Sends the gap guard's naks one after another, each awaited. Queued with
 /// `send_now`, they were dropped when the client's queue was full, which is
 /// right after a reconnect, when deliveries get lost: the lost messages
@@ -704,7 +706,7 @@ mod tests {
                 .await
                 .expect("stored");
         }
-        let mut consumer = stream
+        stream
             .create_consumer(pull::Config {
                 durable_name: Some("C".into()),
                 ..Default::default()
@@ -720,6 +722,9 @@ mod tests {
         // its answer is made to wait in the inbox before it asks, so one
         // call sees the three deliveries and the status together.
         let reply = format!("{inbox}.1");
+        // Seeing the deliveries on a second subscription of the same
+        // connection means the first one has them queued too.
+        let mut probe = client.subscribe(reply.clone()).await.expect("subscribe");
         client
             .publish_with_reply(
                 "$JS.API.CONSUMER.MSG.NEXT.S.C",
@@ -728,15 +733,12 @@ mod tests {
             )
             .await
             .expect("pull request");
-        while consumer
-            .info()
-            .await
-            .expect("consumer info")
-            .num_ack_pending
-            < 3
-        {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        for _ in 0..3 {
+            tokio::time::timeout(Duration::from_secs(10), probe.next())
+                .await
+                .expect("the three deliveries within 10 s");
         }
+        drop(probe);
         let status = "NATS/1.0 409 Server Shutdown\r\n\r\n";
         send_raw(
             server.port(),
