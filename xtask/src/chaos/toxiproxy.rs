@@ -34,14 +34,8 @@ pub struct Toxiproxy {
     child: Child,
     api: String,
     agent: ureq::Agent,
-    proxies: Vec<ProxySpec>,
-}
-
-/// A proxy as created: its name, port and upstream.
-struct ProxySpec {
-    name: String,
-    listen: u16,
-    upstream: String,
+    /// The names of the proxies created, which faults apply to.
+    proxies: Vec<String>,
 }
 
 /// The part of a proxy's JSON the run needs.
@@ -95,26 +89,20 @@ impl Toxiproxy {
     /// Creates a proxy named `name` from 127.0.0.1:`listen` (0: a free
     /// port) to `upstream` (`host:port`); returns the port it listens on.
     pub fn create(&mut self, name: &str, listen: u16, upstream: &str) -> anyhow::Result<u16> {
-        let mut spec = ProxySpec {
-            name: name.to_owned(),
-            listen,
-            upstream: upstream.to_owned(),
-        };
-        let proxy = self.post_proxy(&spec)?;
-        spec.listen = proxy
+        let proxy = self.post_proxy(name, listen, upstream)?;
+        let port = proxy
             .listen
             .rsplit(':')
             .next()
             .and_then(|p| p.parse().ok())
             .with_context(|| format!("proxy {name} listens on {}", proxy.listen))?;
-        let port = spec.listen;
-        self.proxies.push(spec);
+        self.proxies.push(name.to_owned());
         Ok(port)
     }
 
     /// Injects `fault` on every proxy.
     pub fn inject(&self, fault: Fault) -> anyhow::Result<()> {
-        for ProxySpec { name: proxy, .. } in &self.proxies {
+        for proxy in &self.proxies {
             let (kind, attributes) = match fault {
                 Fault::Cut => {
                     self.agent
@@ -156,18 +144,18 @@ impl Toxiproxy {
         Ok(())
     }
 
-    /// Creates `proxy`; returns its JSON.
-    fn post_proxy(&self, proxy: &ProxySpec) -> anyhow::Result<ProxyJson> {
+    /// Creates a proxy; returns its JSON.
+    fn post_proxy(&self, name: &str, listen: u16, upstream: &str) -> anyhow::Result<ProxyJson> {
         Ok(self
             .agent
             .post(format!("{}/proxies", self.api))
             .send_json(json!({
-                "name": proxy.name,
-                "listen": format!("127.0.0.1:{}", proxy.listen),
-                "upstream": proxy.upstream,
+                "name": name,
+                "listen": format!("127.0.0.1:{listen}"),
+                "upstream": upstream,
                 "enabled": true,
             }))
-            .with_context(|| format!("creating proxy {} to {}", proxy.name, proxy.upstream))?
+            .with_context(|| format!("creating proxy {name} to {upstream}"))?
             .body_mut()
             .read_json()?)
     }
