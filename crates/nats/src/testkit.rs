@@ -26,7 +26,7 @@ use parking_lot::Mutex;
 
 mod cluster;
 
-pub use cluster::{NatsCluster, NodeStop};
+pub use cluster::{ClusterOptions, NatsCluster, NodeStop};
 
 /// The environment variable naming the `nats-server` binary to run; when
 /// unset, `nats-server` is looked up on `PATH`.

@@ -2,6 +2,7 @@
 //! clustered JetStream, for fault tests (leader kills, rolling restarts).
 
 use std::{
+    collections::BTreeMap,
     io::{Read, Write},
     net::{Ipv4Addr, SocketAddr, TcpStream},
     path::{Path, PathBuf},
@@ -43,6 +44,25 @@ struct ClusterNode {
     child: Mutex<Option<Child>>,
 }
 
+/// How a [`NatsCluster`]'s nodes reach each other. The default: free
+/// route ports, every node routed straight to the others.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterOptions {
+    /// Each node's route (cluster) port, in id order; empty: free ports.
+    /// Given when something in front of the routes, such as a fault proxy,
+    /// must know them before the cluster starts.
+    pub route_ports: Vec<u16>,
+    /// `(from, to)` → a loopback port: node `from` solicits its route to
+    /// node `to` there (a proxy in front of `to`'s route port) instead of
+    /// at `to`'s route port. Pairs not listed are routed directly.
+    ///
+    /// When any pair is listed, every node advertises an unreachable
+    /// cluster address, so that no node learns another's real route port
+    /// by gossip and routes around the proxies; the configured routes are
+    /// then the only ones, and nodes retry them for ever.
+    pub route_via: BTreeMap<(u32, u32), u16>,
+}
+
 /// Three JetStream-enabled `nats-server` nodes on free loopback ports,
 /// routed to each other as one cluster, each with its own temporary store;
 /// every node is killable and restartable on its own. Node ids are 1, 2, 3
@@ -55,6 +75,7 @@ struct ClusterNode {
 pub struct NatsCluster {
     binary: PathBuf,
     nodes: Vec<ClusterNode>,
+    route_via: BTreeMap<(u32, u32), u16>,
     // Dropped after `nodes` (field order), so processes stop first.
     dir: tempfile::TempDir,
 }
@@ -68,6 +89,14 @@ impl NatsCluster {
     /// [`NatsServerError::NotReady`] names the log of a node that did not
     /// become healthy.
     pub fn start() -> Result<Self, NatsServerError> {
+        Self::start_with(&ClusterOptions::default())
+    }
+
+    /// As [`start`](Self::start), with the routes `options` describe.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub fn start_with(options: &ClusterOptions) -> Result<Self, NatsServerError> {
         let binary = find_binary().ok_or(NatsServerError::NotFound)?;
         let io = |source| NatsServerError::Io {
             binary: binary.clone(),
@@ -84,13 +113,21 @@ impl NatsCluster {
             nodes.push(ClusterNode {
                 id,
                 client_port: free_port().map_err(io)?,
-                route_port: free_port().map_err(io)?,
+                route_port: match options.route_ports.get(id as usize - 1) {
+                    Some(&port) => port,
+                    None => free_port().map_err(io)?,
+                },
                 monitor_port: free_port().map_err(io)?,
                 store,
                 child: Mutex::new(None),
             });
         }
-        let cluster = Self { binary, nodes, dir };
+        let cluster = Self {
+            binary,
+            nodes,
+            route_via: options.route_via.clone(),
+            dir,
+        };
         for node in &cluster.nodes {
             cluster.spawn(node)?;
         }
@@ -119,6 +156,25 @@ impl NatsCluster {
     /// There is no node `id`.
     pub fn client_port(&self, id: u32) -> u16 {
         self.node(id).client_port
+    }
+
+    /// Node `id`'s route (cluster) port, where the other nodes connect.
+    ///
+    /// # Panics
+    /// There is no node `id`.
+    pub fn route_port(&self, id: u32) -> u16 {
+        self.node(id).route_port
+    }
+
+    /// How many route connections node `id` has now (several per peer: the
+    /// server pools them), from its `/routez`; `None` when it does not
+    /// answer.
+    pub fn route_count(&self, id: u32) -> Option<u64> {
+        let body = http_get(self.node(id).monitor_port, "/routez").ok()?;
+        serde_json::from_str::<serde_json::Value>(&body)
+            .ok()?
+            .get("num_routes")?
+            .as_u64()
     }
 
     /// The directory holding every node's store and log.
@@ -246,10 +302,23 @@ impl NatsCluster {
             .nodes
             .iter()
             .filter(|other| other.id != node.id)
-            .map(|other| format!("nats://127.0.0.1:{}", other.route_port))
+            .map(|other| {
+                let port = self
+                    .route_via
+                    .get(&(node.id, other.id))
+                    .copied()
+                    .unwrap_or(other.route_port);
+                format!("nats://127.0.0.1:{port}")
+            })
             .collect::<Vec<_>>()
             .join(",");
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        if !self.route_via.is_empty() {
+            // Port 1 on loopback refuses connections: a route learned by
+            // gossip fails once and is not retried (no `connect_retries`).
+            command.args(["--cluster_advertise", "127.0.0.1:1"]);
+        }
+        let child = command
             .args(["--addr", "127.0.0.1", "--port"])
             .arg(node.client_port.to_string())
             .args(["--http_port", &node.monitor_port.to_string()])
