@@ -8,7 +8,7 @@ use async_nats::jetstream::{
 use evbus_topics::TopicsError;
 use evbus_transport::{ErrorKind, TransportError};
 
-use crate::NAME;
+use crate::{NAME, stream_probe::Verdict};
 
 /// A transport error of `kind` on `topic`.
 pub(crate) fn on_topic(kind: ErrorKind, topic: &str, message: impl Into<String>) -> TransportError {
@@ -29,11 +29,37 @@ pub(crate) fn no_stream(topic: &str) -> TransportError {
     )
 }
 
+/// The error of a publish no stream answered, as the JetStream API
+/// explained it (see [`crate::stream_probe`]).
+fn unanswered(topic: &str, verdict: Verdict, source: PublishError) -> TransportError {
+    let message = match verdict {
+        Verdict::Missing => return no_stream(topic),
+        Verdict::Unreachable(stream) => format!(
+            "stream `{stream}` stores this subject, but none of its replicas that can store \
+             the message answered (its leader is down or across a network partition, or an \
+             election is under way); nothing was stored: retry"
+        ),
+        Verdict::Unknown => "no JetStream stream answered, and the JetStream API did not \
+                             answer within 1 s either: this server is most likely cut off \
+                             from its cluster; nothing was stored: retry (if it lasts, check \
+                             that a stream stores the subject)"
+            .to_owned(),
+    };
+    on_topic(ErrorKind::Timeout, topic, message).with_source(source)
+}
+
 /// Maps a failed JetStream publish on an open transport (the caller
-/// reports a closed one as closed).
-pub(crate) fn publish(error: PublishError, topic: &str) -> TransportError {
+/// reports a closed one as closed); `verdict` says why no stream answered,
+/// when none did.
+pub(crate) fn publish(
+    error: PublishError,
+    topic: &str,
+    verdict: Option<Verdict>,
+) -> TransportError {
     let (kind, message) = match error.kind() {
-        PublishErrorKind::StreamNotFound => return no_stream(topic),
+        PublishErrorKind::StreamNotFound => {
+            return unanswered(topic, verdict.unwrap_or(Verdict::Unknown), error);
+        }
         PublishErrorKind::MaxPayloadExceeded => (
             ErrorKind::TooLarge,
             "the message exceeds the server's max_payload",

@@ -13,6 +13,7 @@ mod partitioned;
 mod publisher;
 mod pull;
 mod redact;
+mod stream_probe;
 mod subscriber;
 mod topics;
 mod transport;

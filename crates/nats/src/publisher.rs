@@ -11,7 +11,10 @@
 
 use std::sync::atomic::Ordering;
 
-use async_nats::{HeaderMap, jetstream::context::PublishAckFuture};
+use async_nats::{
+    HeaderMap,
+    jetstream::context::{PublishAckFuture, PublishErrorKind},
+};
 use bytes::Bytes;
 use evbus_transport::{
     ConnectionState, ErrorKind, OutgoingMessage, Position, Receipt, Result, TopicUse,
@@ -60,7 +63,7 @@ impl PendingAck<'_> {
                 },
                 duplicate: ack.duplicate,
             }),
-            Ok(Err(err)) => Err(inner.publish_failure(err, topic)),
+            Ok(Err(err)) => Err(inner.publish_failure(err, topic, partition).await),
             Err(_elapsed) => Err(inner.ensure_open().err().unwrap_or_else(|| {
                 error::on_topic(
                     ErrorKind::OutcomeUnknown,
@@ -270,7 +273,7 @@ impl Inner {
         }
         // Waits here, without sending, while the ack window is full (the
         // wait async-nats does not bound) or the client's queue is.
-        let future = tokio::time::timeout_at(
+        let sent = tokio::time::timeout_at(
             deadline,
             self.jetstream.send_publish(prepared.subject, publish),
         )
@@ -282,8 +285,13 @@ impl Inner {
                 "no room in the ack window or the client's queue within \
                          publish_timeout; nothing was sent",
             )
-        })?
-        .map_err(|error| self.publish_failure(error, topic))?;
+        })?;
+        let future = match sent {
+            Ok(future) => future,
+            Err(error) => {
+                return Err(self.publish_failure(error, topic, prepared.partition).await);
+            }
+        };
         Ok(PendingAck {
             topic,
             partition: prepared.partition,
@@ -321,15 +329,28 @@ impl Inner {
         })
     }
 
-    fn publish_failure(
+    /// The error of a failed publish to `topic`'s `partition`.
+    async fn publish_failure(
         &self,
         error: async_nats::jetstream::context::PublishError,
         topic: &str,
+        partition: u32,
     ) -> TransportError {
-        match self.ensure_open() {
-            Err(closed) => closed,
-            Ok(()) => error::publish(error, topic),
+        if let Err(closed) = self.ensure_open() {
+            return closed;
         }
+        let verdict = if error.kind() == PublishErrorKind::StreamNotFound {
+            let partitions = self.topics.partitions(topic);
+            let subject = mapping::partition_subject(topic, partitions, partition);
+            Some(
+                self.stream_probe
+                    .why_unanswered(&self.jetstream, &subject)
+                    .await,
+            )
+        } else {
+            None
+        };
+        error::publish(error, topic, verdict)
     }
 }
 

@@ -26,6 +26,7 @@ use crate::{
     connection::{self, NatsEvent},
     mapping,
     pull::PullShared,
+    stream_probe::StreamProbe,
     topics::{Mode, TopicModes},
 };
 
@@ -67,6 +68,8 @@ pub(crate) struct Inner {
     /// The backend-neutral connection events.
     pub(crate) connection: Arc<watch::Sender<ConnectionEvent>>,
     pub(crate) topics: Arc<TopicModes>,
+    /// Why publishes got no answer from any stream.
+    pub(crate) stream_probe: StreamProbe,
     /// `true` once `close` has started: new operations fail, subscriptions end.
     pub(crate) closing: watch::Sender<bool>,
     /// Publishes hold it shared while they run; `flush` takes it exclusively
@@ -102,6 +105,7 @@ impl NatsTransport {
         Ok(Self {
             inner: Arc::new(Inner {
                 topics: Arc::new(TopicModes::new(config.default_persistence)),
+                stream_probe: StreamProbe::default(),
                 config,
                 client: connection.client,
                 jetstream: connection.jetstream,

@@ -6,7 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use evbus_nats::NatsEvent;
+use evbus_nats::{
+    NatsConfig, NatsEvent,
+    testkit::{NatsCluster, NodeStop},
+};
 use evbus_topics::{Persistence, TopicOptions};
 use evbus_transport::{
     ConnectionState, DeliveryGuarantee, ErrorKind, OutgoingMessage, SubscribeOptions, Transport,
@@ -366,4 +369,49 @@ async fn a_silent_server_is_given_up_within_three_ping_intervals() {
         disconnected.is_ok(),
         "no disconnect within 10 s of the server going silent, pinging every {PING:?}"
     );
+}
+
+/// A stream that exists but that no reachable node can store to right now
+/// (its only replica is down, as its leader is on the far side of a
+/// partition): the server answers "no responders", as for a subject no
+/// stream stores. That is an outage to retry, not a topic to configure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_no_node_can_reach_is_a_retryable_error_naming_it() {
+    let cluster = tokio::task::spawn_blocking(NatsCluster::start)
+        .await
+        .unwrap()
+        .unwrap_or_else(|error| panic!("{error}"));
+    let urls = cluster.urls();
+    let raw = async_nats::connect(urls[0].as_str()).await.unwrap();
+    let jetstream = async_nats::jetstream::new(raw);
+    let topic = unique("unreachable");
+    let stream = unique("UNREACHABLE");
+    jetstream
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: stream.clone(),
+            subjects: vec![topic.clone()],
+            num_replicas: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let holder = cluster
+        .stream_leader(&stream)
+        .expect("an R1 stream is placed when created");
+    cluster.stop(holder, NodeStop::Kill).unwrap();
+    let other = cluster
+        .node_ids()
+        .into_iter()
+        .find(|id| *id != holder)
+        .unwrap();
+
+    let url = format!("nats://127.0.0.1:{}", cluster.client_port(other));
+    let transport = connect(NatsConfig::new(url).publish_timeout(Duration::from_secs(5))).await;
+    let error = transport
+        .publish(&topic, OutgoingMessage::new("x"))
+        .await
+        .expect_err("no node can store it now");
+    assert!(error.kind().is_retryable(), "{error}");
+    assert!(error.to_string().contains(&stream), "{error}");
+    transport.close().await.unwrap();
 }
