@@ -35,6 +35,11 @@ pub enum ScenarioName {
     /// Latency, a cut connection, a black hole and a slow link between the
     /// bus and the brokers (toxiproxy in front of each node).
     Network,
+    /// One NATS node cut off from the other nodes (its routes run through
+    /// toxiproxy), the stream leader and then a follower, while its
+    /// clients stay connected to it. NATS only (see
+    /// `scenarios/partition.rs` for why not Kafka).
+    Partition,
     /// The leader's data directory full, then freed (a small tmpfs mounted
     /// over it; needs the right to mount, as root has).
     Disk,

@@ -13,7 +13,7 @@ use evbus::{
     nats::{
         NatsConfig,
         mapping::stream_name,
-        testkit::{NatsCluster, NodeStop},
+        testkit::{ClusterOptions, NatsCluster, NodeStop},
     },
 };
 use serde::{Deserialize, Serialize};
@@ -104,10 +104,15 @@ pub enum Cluster {
 impl Cluster {
     /// Starts a cluster of `broker` (blocking: JVM start-ups take a while).
     /// A Kafka cluster advertises `kafka_proxy_ports` (one per node, or
-    /// none) to clients that come through proxies on those ports.
-    pub fn start(broker: Broker, kafka_proxy_ports: Vec<u16>) -> anyhow::Result<Self> {
+    /// none) to clients that come through proxies on those ports; a NATS
+    /// cluster routes its nodes as `nats_routes` says.
+    pub fn start(
+        broker: Broker,
+        kafka_proxy_ports: Vec<u16>,
+        nats_routes: &ClusterOptions,
+    ) -> anyhow::Result<Self> {
         Ok(match broker {
-            Broker::Nats => Self::Nats(NatsCluster::start()?),
+            Broker::Nats => Self::Nats(NatsCluster::start_with(nats_routes)?),
             Broker::Kafka => {
                 let mut options = BrokerOptions::default();
                 options.proxy_ports = kafka_proxy_ports;
@@ -187,6 +192,17 @@ impl Cluster {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         bail!("{topic} has had no leader for 20 s")
+    }
+
+    /// How many route connections NATS node `id` has now; `None` when it
+    /// does not answer. Routes are a NATS notion: an error on Kafka.
+    pub async fn route_count(self: &Arc<Self>, id: u32) -> anyhow::Result<Option<u64>> {
+        let cluster = self.clone();
+        tokio::task::spawn_blocking(move || match &*cluster {
+            Self::Nats(c) => Ok(c.route_count(id)),
+            Self::Kafka(_) => bail!("Kafka brokers have no NATS routes to count"),
+        })
+        .await?
     }
 
     /// Stops node `id`: SIGKILL when `kill`, else SIGTERM.

@@ -38,7 +38,8 @@ use cli::{ScenarioName, TransportChoice};
 /// Left out: NATS `network`, which showed 70 reorders in one of three runs
 /// before finding 5's fix and has passed since, but not yet often enough
 /// (see `docs/reliability.md`); `disk`, which needs the right to mount; the
-/// soak, whose quick minute is too short to judge growth.
+/// soak, whose quick minute is too short to judge growth. NATS `partition`
+/// runs on a second cluster of its own (routed through toxiproxy).
 const QUICK: [(TransportChoice, &[ScenarioName]); 2] = [
     (
         TransportChoice::Nats,
@@ -48,6 +49,7 @@ const QUICK: [(TransportChoice, &[ScenarioName]); 2] = [
             ScenarioName::RollingRestart,
             ScenarioName::ConsumerKill,
             ScenarioName::BadInput,
+            ScenarioName::Partition,
         ],
     ),
     (
@@ -88,13 +90,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Installs the brokers (as `cargo xtask test` does) and, when the
-/// `network` scenario runs, toxiproxy, then re-runs `cargo xtask chaos` as
+/// `network` or `partition` scenario runs, toxiproxy, then re-runs `cargo xtask chaos` as
 /// a release build with the `chaos` feature, telling it where they are.
 fn relaunch(args: Args) -> anyhow::Result<()> {
     let mut command = crate::cmd::release_xtask("chaos", "chaos");
     command.args(args.to_command_line());
     crate::brokers::ensure()?.export(&mut command);
-    if args.scenario.is_empty() || args.scenario.contains(&ScenarioName::Network) {
+    let proxied = [ScenarioName::Network, ScenarioName::Partition];
+    if args.scenario.is_empty() || args.scenario.iter().any(|s| proxied.contains(s)) {
         command.env(
             crate::benchtools::TOXIPROXY_ENV,
             crate::benchtools::ensure_toxiproxy()?,

@@ -13,7 +13,7 @@ use super::{
     cli::{ScenarioName, TransportChoice},
     clusters::{Broker, Cluster},
     report::{Report, Row},
-    scenarios::{self, network::Prepared},
+    scenarios::{self, Proxies, network::Prepared, partition::RouteProxies},
 };
 use crate::perf::probe;
 
@@ -48,9 +48,10 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
 
     let mut rows = Vec::new();
     let mut clusters = Vec::new();
-    for broker in brokers {
-        // toxiproxy first: a Kafka cluster advertises the proxies' ports.
-        let mut network = if scenarios.contains(&ScenarioName::Network) {
+    for (broker, scenarios) in cluster_groups(&brokers, &scenarios) {
+        // toxiproxy first: a Kafka cluster advertises the proxies' ports,
+        // a NATS cluster's routes go through them.
+        let network = if scenarios.contains(&ScenarioName::Network) {
             Some(
                 tokio::task::spawn_blocking(move || Prepared::start(broker == Broker::Kafka, 3))
                     .await??,
@@ -58,13 +59,26 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
         } else {
             None
         };
+        let routes = if broker == Broker::Nats && scenarios.contains(&ScenarioName::Partition) {
+            Some(Arc::new(
+                tokio::task::spawn_blocking(RouteProxies::start).await??,
+            ))
+        } else {
+            None
+        };
         let proxy_ports = network
             .as_ref()
             .map(Prepared::kafka_proxy_ports)
             .unwrap_or_default();
+        let nats_routes = routes
+            .as_ref()
+            .map(|r| r.cluster_options())
+            .unwrap_or_default();
+        let mut proxies = Proxies { network, routes };
         println!("\n==> starting a {} cluster", broker.name());
         let cluster = Arc::new(
-            tokio::task::spawn_blocking(move || Cluster::start(broker, proxy_ports)).await??,
+            tokio::task::spawn_blocking(move || Cluster::start(broker, proxy_ports, &nats_routes))
+                .await??,
         );
         println!("    {}", cluster.describe());
         clusters.push(cluster.describe());
@@ -73,7 +87,7 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
             let Some(row) = scenarios::run(
                 scenario,
                 &cluster,
-                &mut network,
+                &mut proxies,
                 args.quick,
                 args.soak_secs,
                 seed,
@@ -89,6 +103,7 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
         // The cluster is stopped (and its data deleted) before the next
         // one starts: two clusters do not fit on a small machine.
         drop(cluster);
+        drop(proxies);
     }
 
     let report = Report {
@@ -114,6 +129,28 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The clusters a run starts, one after the other, and the scenarios each
+/// runs: one per broker, and on NATS a second one, routed through proxies,
+/// for the partition scenario alone, so that the other scenarios do not
+/// run with toxiproxy carrying their replication.
+fn cluster_groups(
+    brokers: &[Broker],
+    scenarios: &[ScenarioName],
+) -> Vec<(Broker, Vec<ScenarioName>)> {
+    let mut groups = Vec::new();
+    for &broker in brokers {
+        let (partition, rest): (Vec<ScenarioName>, Vec<ScenarioName>) = scenarios
+            .iter()
+            .partition(|s| broker == Broker::Nats && **s == ScenarioName::Partition);
+        for group in [rest, partition] {
+            if !group.is_empty() {
+                groups.push((broker, group));
+            }
+        }
+    }
+    groups
+}
+
 fn print_row(row: &Row) {
     println!(
         "    published {} acked {} handled {} lost {} reorders {} duplicates {} \
@@ -129,5 +166,29 @@ fn print_row(row: &Row) {
     );
     for note in &row.notes {
         println!("    {note}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_partition_scenario_gets_a_nats_cluster_of_its_own() {
+        use ScenarioName::{LeaderKill, Partition};
+        let groups = cluster_groups(&[Broker::Nats, Broker::Kafka], &[LeaderKill, Partition]);
+        assert_eq!(
+            groups,
+            vec![
+                (Broker::Nats, vec![LeaderKill]),
+                (Broker::Nats, vec![Partition]),
+                // Kafka keeps it, to say that it does not apply there.
+                (Broker::Kafka, vec![LeaderKill, Partition]),
+            ]
+        );
+        assert_eq!(
+            cluster_groups(&[Broker::Nats], &[Partition]),
+            vec![(Broker::Nats, vec![Partition])]
+        );
     }
 }

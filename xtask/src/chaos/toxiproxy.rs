@@ -2,7 +2,9 @@
 //! `toxiproxy-server` on a free loopback port for the run, driven through
 //! its HTTP API (<https://github.com/Shopify/toxiproxy#http-api>). Each
 //! proxy forwards one local port to one broker port; a [`Fault`] is a set
-//! of toxics on every proxy, or every proxy disabled.
+//! of toxics on every proxy, or every proxy disabled. The `partition`
+//! scenario runs its own instance in front of the NATS routes and disables
+//! single proxies.
 
 use std::{
     net::{Ipv4Addr, TcpListener},
@@ -105,10 +107,7 @@ impl Toxiproxy {
         for proxy in &self.proxies {
             let (kind, attributes) = match fault {
                 Fault::Cut => {
-                    self.agent
-                        .post(format!("{}/proxies/{proxy}", self.api))
-                        .send_json(json!({ "enabled": false }))
-                        .with_context(|| format!("disabling proxy {proxy}"))?;
+                    self.disable(std::slice::from_ref(proxy))?;
                     continue;
                 }
                 Fault::Latency(delay) => (
@@ -130,6 +129,18 @@ impl Toxiproxy {
                     }))
                     .with_context(|| format!("adding toxic {kind} to proxy {proxy}"))?;
             }
+        }
+        Ok(())
+    }
+
+    /// Disables the proxies named `names`: their connections closed, new
+    /// ones refused, until [`heal`](Self::heal).
+    pub fn disable(&self, names: &[String]) -> anyhow::Result<()> {
+        for proxy in names {
+            self.agent
+                .post(format!("{}/proxies/{proxy}", self.api))
+                .send_json(json!({ "enabled": false }))
+                .with_context(|| format!("disabling proxy {proxy}"))?;
         }
         Ok(())
     }

@@ -4,6 +4,7 @@ mod broker;
 mod consumer;
 mod disk;
 pub mod network;
+pub mod partition;
 mod soak;
 mod wire;
 
@@ -27,13 +28,23 @@ pub fn fault_plan(quick: bool) -> Plan {
     }
 }
 
+/// The fault proxies a run starts before its cluster, when it includes the
+/// scenarios that need them.
+#[derive(Default)]
+pub struct Proxies {
+    /// In front of the clients' connections: the network scenario's, which
+    /// takes it.
+    pub network: Option<network::Prepared>,
+    /// In front of the NATS routes: the partition scenario's, kept while
+    /// the cluster runs since its routes go through it.
+    pub routes: Option<Arc<partition::RouteProxies>>,
+}
+
 /// Runs `scenario` on `cluster`; `None` when it does not apply there.
-/// `network` is toxiproxy, started before the cluster when the run
-/// includes the network scenario, which takes it.
 pub async fn run(
     scenario: ScenarioName,
     cluster: &Arc<Cluster>,
-    network: &mut Option<network::Prepared>,
+    proxies: &mut Proxies,
     quick: bool,
     soak_secs: Option<u64>,
     seed: u64,
@@ -54,7 +65,8 @@ pub async fn run(
         return Some(row);
     }
     if scenario == ScenarioName::Network {
-        let proxied = network
+        let proxied = proxies
+            .network
             .take()
             .ok_or_else(|| anyhow::anyhow!("toxiproxy was not started before the cluster"))
             .and_then(|prepared| prepared.proxy(cluster));
@@ -82,6 +94,22 @@ pub async fn run(
         // Only now: the proxies must outlive the fault task, through the
         // publishing after the last fault and the drain.
         drop(toxiproxy);
+        row.samples.clear();
+        return Some(row);
+    }
+    if scenario == ScenarioName::Partition {
+        let routes = proxies.routes.clone()?;
+        let mut plan = fault_plan(quick);
+        plan.publish_for = partition::publish_for();
+        let mut row = workload::run(Setup {
+            name: scenario.to_string(),
+            cluster: cluster.clone(),
+            target: cluster.target(),
+            plan,
+            seed,
+            faults: partition::faults(routes),
+        })
+        .await;
         row.samples.clear();
         return Some(row);
     }
