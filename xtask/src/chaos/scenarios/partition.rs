@@ -92,14 +92,15 @@ impl RouteProxies {
 pub fn faults(routes: Arc<RouteProxies>) -> Faults {
     Box::new(move |mut ctx: FaultCtx| {
         async move {
-            for role in ["the stream leader", "a follower"] {
+            for leader_first in [true, false] {
                 tokio::time::sleep(CLEAN).await;
                 let leader = ctx.cluster.leader_of(&ctx.topic).await?;
-                let node = if role == "a follower" {
-                    let followers: Vec<u32> = (1..=NODES).filter(|id| *id != leader).collect();
-                    *followers.choose(&mut ctx.rng).expect("three nodes")
+                let (node, role) = if leader_first {
+                    (leader, "the stream leader")
                 } else {
-                    leader
+                    let followers: Vec<u32> = (1..=NODES).filter(|id| *id != leader).collect();
+                    let follower = *followers.choose(&mut ctx.rng).expect("three nodes");
+                    (follower, "a follower")
                 };
                 let secs = ISOLATED.as_secs();
                 ctx.mark(format!(
