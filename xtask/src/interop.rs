@@ -22,7 +22,7 @@ use crate::cmd::{root, run};
 /// Where the checked-in vectors live.
 const VECTORS: &str = "crates/envelope/tests/vectors";
 
-fn go_dir() -> PathBuf {
+pub(crate) fn go_dir() -> PathBuf {
     root().join("interop").join("go")
 }
 
@@ -57,9 +57,8 @@ pub(crate) fn go_command() -> anyhow::Result<PathBuf> {
 /// FNV-1a, 64 bits, over the names and contents of the module's sources and
 /// go.sum: the build cache key. Not cryptographic; it only has to change
 /// when the sources do.
-fn sources_hash() -> anyhow::Result<String> {
-    let dir = go_dir();
-    let mut names: Vec<String> = fs::read_dir(&dir)
+fn sources_hash(dir: &Path) -> anyhow::Result<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .map(|entry| Ok(entry?.file_name().to_string_lossy().into_owned()))
         .collect::<anyhow::Result<_>>()?;
@@ -85,38 +84,56 @@ pub fn ensure_go_tools() -> anyhow::Result<PathBuf> {
         }
         return Ok(binary);
     }
-    let dir = cache_dir().join(format!("go-interop-{}", sources_hash()?));
-    let binary = dir.join("evbus-interop");
-    if binary.is_file() {
-        return Ok(binary);
+    // The tool's own checks (its consumer catches what it claims to catch)
+    // run once per source change, before the binary is trusted.
+    build_cached(&go_dir(), "go-interop", "evbus-interop", true)
+        .context("building interop/go (Go SDK wire form)")
+}
+
+/// Builds the Go module in `module` into `~/.cache/evbus/<prefix>-<hash>/`
+/// as `binary` when its sources changed (or it was never built), after its
+/// `go test` when `test`; returns the binary's path.
+pub(crate) fn build_cached(
+    module: &Path,
+    prefix: &str,
+    binary: &str,
+    test: bool,
+) -> anyhow::Result<PathBuf> {
+    let dir = cache_dir().join(format!("{prefix}-{}", sources_hash(module)?));
+    let built = dir.join(binary);
+    if built.is_file() {
+        return Ok(built);
     }
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let go = go_command()?;
-    // The tool's own checks (its consumer catches what it claims to catch)
-    // run once per source change, before the binary is trusted.
-    run(Command::new(&go)
-        .args(["test", "-mod=readonly", "./..."])
-        .current_dir(go_dir()))
-    .context("testing interop/go")?;
+    if test {
+        run(Command::new(&go)
+            .args(["test", "-mod=readonly", "./..."])
+            .current_dir(module))
+        .with_context(|| format!("testing {}", module.display()))?;
+    }
     // Built beside its final name and renamed, so an interrupted build never
     // leaves a binary that looks finished.
-    let partial = dir.join("evbus-interop.partial");
+    let partial = dir.join(format!("{binary}.partial"));
     run(Command::new(&go)
         .args(["build", "-mod=readonly", "-trimpath", "-o"])
         .arg(&partial)
         .arg(".")
-        .current_dir(go_dir()))
-    .context("building interop/go (Go SDK wire form)")?;
-    fs::rename(&partial, &binary)?;
+        .current_dir(module))?;
+    fs::rename(&partial, &built)?;
     // Builds of older sources are dead weight: nothing keys on them again.
     let current = dir.file_name();
     for entry in fs::read_dir(cache_dir())?.flatten() {
         let name = entry.file_name();
-        if name.to_string_lossy().starts_with("go-interop-") && Some(name.as_os_str()) != current {
+        let older = name
+            .to_string_lossy()
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('-'));
+        if older && Some(name.as_os_str()) != current {
             let _ = fs::remove_dir_all(entry.path());
         }
     }
-    Ok(binary)
+    Ok(built)
 }
 
 /// Sets the variable the interop tests read.

@@ -12,6 +12,7 @@
 //! reported in its own columns; it does not fail the run, evbus's side does.
 
 pub mod ruststream;
+pub mod watermill;
 
 use std::{sync::Arc, time::Duration};
 
@@ -35,7 +36,7 @@ pub const HANDLER_WAIT: Duration = Duration::ZERO;
 pub const SUITE: &str = "peers";
 
 /// Figures per broker (one per peer), for the progress bar.
-pub const FIGURES: usize = 1;
+pub const FIGURES: usize = 2;
 
 /// One peer's figure and what the report says about how it was set up.
 pub struct Measured {
@@ -58,11 +59,30 @@ pub async fn nats(
         admin: raw.admin.clone(),
         events: ruststream::Events::of(&work)?,
     };
-    Ok(vec![Measured {
-        figure: figure(ctx, "nats", evbus, &peer, ruststream::NAME, &work).await?,
+    let rust = Measured {
+        figure: figure(ctx, "nats", evbus, ruststream::NAME, &work, || {
+            once(&peer, &work)
+        })
+        .await?,
         name: ruststream::NAME,
         settings: ruststream::nats::settings(),
-    }])
+    };
+    let go = watermill::Watermill::prepare(
+        watermill::Broker::Nats,
+        raw.url.clone(),
+        raw.admin.clone(),
+        evbus::nats::NatsConfig::default().max_pending_acks,
+        &work,
+    )?;
+    let go = Measured {
+        figure: figure(ctx, "nats", evbus, watermill::NAME, &work, || {
+            go.once(&work)
+        })
+        .await?,
+        name: watermill::NAME,
+        settings: watermill::settings(watermill::Broker::Nats),
+    };
+    Ok(vec![rust, go])
 }
 
 /// The peers on the Kafka broker `raw` talks to, `messages` envelopes each.
@@ -78,11 +98,30 @@ pub async fn kafka(
         admin: raw.admin.clone(),
         events: ruststream::Events::of(&work)?,
     };
-    Ok(vec![Measured {
-        figure: figure(ctx, "kafka", evbus, &peer, ruststream::NAME, &work).await?,
+    let rust = Measured {
+        figure: figure(ctx, "kafka", evbus, ruststream::NAME, &work, || {
+            once(&peer, &work)
+        })
+        .await?,
         name: ruststream::NAME,
         settings: ruststream::kafka::settings(&raw.config),
-    }])
+    };
+    let go = watermill::Watermill::prepare(
+        watermill::Broker::Kafka,
+        raw.config.bootstrap_servers.join(","),
+        raw.admin.clone(),
+        raw.config.max_in_flight,
+        &work,
+    )?;
+    let go = Measured {
+        figure: figure(ctx, "kafka", evbus, watermill::NAME, &work, || {
+            go.once(&work)
+        })
+        .await?,
+        name: watermill::NAME,
+        settings: watermill::settings(watermill::Broker::Kafka),
+    };
+    Ok(vec![rust, go])
 }
 
 /// A payload of [`PAYLOAD_BYTES`] that is one JSON value (a string), so the
@@ -107,17 +146,22 @@ pub fn evbus_json(evbus: &Evbus) -> Evbus {
     Evbus { config }
 }
 
-/// One peer figure: evbus (JSON envelope) and `peer`, alternately, each on
-/// fresh topics and groups, `work` published the async way and consumed
-/// with the order check. `Figure::raw` holds the peer's samples.
-pub async fn figure<P: Side>(
+/// One peer figure: evbus (JSON envelope) and the peer (`peer_once`, one
+/// timed run), alternately, each on fresh topics and groups, `work`
+/// published the async way and consumed with the order check.
+/// `Figure::raw` holds the peer's samples.
+pub async fn figure<F, Fut>(
     ctx: &Ctx,
     transport: &'static str,
     evbus: &Evbus,
-    peer: &P,
     peer_name: &str,
     work: &Work,
-) -> anyhow::Result<Figure> {
+    peer_once: F,
+) -> anyhow::Result<Figure>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Sample>>,
+{
     let name = format!(
         "{peer_name} K={} h={}ms",
         work.aggregates,
@@ -128,7 +172,7 @@ pub async fn figure<P: Side>(
     let (evbus, peer) = interleave(
         ctx.runs,
         || e2e_ordered::once(&evbus, work, 1, HANDLER_WAIT),
-        || once(peer, work),
+        peer_once,
         || ctx.tick(),
     )
     .await?;
