@@ -1,6 +1,8 @@
 //! SVG plots of a run (plotters' SVG backend: its text needs no font files):
-//! throughput per transport (evbus and baseline bars with min-max
-//! whiskers, log scale) and latency percentiles per transport.
+//! throughput per transport and suite (bars for evbus, the raw baseline,
+//! the broker's bench tool and the peers, side by side, with min-max
+//! whiskers on a log scale ticked at 1, 2 and 5 per decade) and latency
+//! percentiles per transport.
 
 use std::path::Path;
 
@@ -14,18 +16,106 @@ use crate::perf::{
 
 const EVBUS: RGBColor = RGBColor(31, 119, 180);
 const RAW: RGBColor = RGBColor(255, 127, 14);
+const PEER: RGBColor = RGBColor(44, 160, 44);
+const TOOL: RGBColor = RGBColor(127, 127, 127);
 
-fn transports(run: &Run, kind: Kind) -> Vec<&'static str> {
-    // Peer figures are throughput figures too (orange: the peer).
+/// One row of a throughput plot: a label and its sides' rates.
+struct Row {
+    label: String,
+    bars: Vec<(Summary, RGBColor)>,
+}
+
+/// One throughput plot: a transport's suite, its rows and its legend.
+struct Plot {
+    transport: &'static str,
+    suite: String,
+    legend: Vec<(String, RGBColor)>,
+    rows: Vec<Row>,
+}
+
+impl Plot {
+    fn file(&self) -> String {
+        format!("throughput-{}-{}.svg", self.transport, self.suite)
+    }
+}
+
+/// The throughput plots of a run: one per transport and suite, each with
+/// every side measured in it (evbus, the raw client, the broker's bench
+/// tool, the peers) as bars side by side.
+fn throughput_plots(run: &Run) -> Vec<Plot> {
+    let mut plots: Vec<Plot> = Vec::new();
+    let mut plot = |transport: &'static str, suite: &str, legend: Vec<(String, RGBColor)>| {
+        let at = plots
+            .iter()
+            .position(|p| p.transport == transport && p.suite == suite)
+            .unwrap_or_else(|| {
+                plots.push(Plot {
+                    transport,
+                    suite: suite.to_owned(),
+                    legend: Vec::new(),
+                    rows: Vec::new(),
+                });
+                plots.len() - 1
+            });
+        let plot = &mut plots[at];
+        for entry in legend {
+            if !plot.legend.contains(&entry) {
+                plot.legend.push(entry);
+            }
+        }
+        at
+    };
+    let mut rows: Vec<(usize, Row)> = Vec::new();
+    for f in run.figures.iter().filter(|f| f.kind == Kind::Throughput) {
+        let at = plot(
+            f.transport,
+            &f.suite,
+            vec![("evbus".into(), EVBUS), (f.baseline.clone(), RAW)],
+        );
+        rows.push((at, figure_row(f, RAW)));
+    }
+    for c in &run.ceilings {
+        let at = plot(
+            c.transport,
+            "ceiling",
+            vec![(c.client.clone(), RAW), (c.tool.clone(), TOOL)],
+        );
+        let bars = vec![(c.raw_rate(), RAW), (c.bench_rate(), TOOL)];
+        let label = format!(
+            "{} ({:.2}x)",
+            c.name,
+            c.raw_rate().median / c.bench_rate().median
+        );
+        rows.push((at, Row { label, bars }));
+    }
+    for f in &run.peers {
+        let legend = vec![
+            ("evbus".into(), EVBUS),
+            ("the peer named in the row".into(), PEER),
+        ];
+        let at = plot(f.transport, &f.suite, legend);
+        rows.push((at, figure_row(f, PEER)));
+    }
+    for (at, row) in rows {
+        plots[at].rows.push(row);
+    }
+    plots
+}
+
+fn figure_row(f: &Figure, other: RGBColor) -> Row {
+    Row {
+        label: format!("{} ({:.2}x)", f.name, f.ratio()),
+        bars: vec![(f.evbus_rate(), EVBUS), (f.raw_rate(), other)],
+    }
+}
+
+fn latency_transports(run: &Run) -> Vec<&'static str> {
     let mut list: Vec<&'static str> = run
         .figures
         .iter()
-        .chain(&run.peers)
-        .filter(|f| f.kind == kind)
+        .filter(|f| f.kind == Kind::Latency)
         .map(|f| f.transport)
         .collect();
-    // Each once, in run order (the peers come after every transport's
-    // figures).
     let mut seen = std::collections::HashSet::new();
     list.retain(|t| seen.insert(*t));
     list
@@ -33,14 +123,11 @@ fn transports(run: &Run, kind: Kind) -> Vec<&'static str> {
 
 /// The plot files a run has, with their titles.
 pub fn files(run: &Run) -> Vec<(String, String)> {
-    let mut files = Vec::new();
-    for t in transports(run, Kind::Throughput) {
-        files.push((
-            format!("throughput-{t}.svg"),
-            format!("{t}: throughput, evbus vs baseline"),
-        ));
-    }
-    for t in transports(run, Kind::Latency) {
+    let mut files: Vec<(String, String)> = throughput_plots(run)
+        .iter()
+        .map(|p| (p.file(), format!("{} {}: throughput", p.transport, p.suite)))
+        .collect();
+    for t in latency_transports(run) {
         files.push((
             format!("latency-{t}.svg"),
             format!("{t}: latency percentiles"),
@@ -51,16 +138,10 @@ pub fn files(run: &Run) -> Vec<(String, String)> {
 
 /// Draws every plot into `dir`.
 pub fn draw(run: &Run, dir: &Path) -> anyhow::Result<()> {
-    for t in transports(run, Kind::Throughput) {
-        let figures: Vec<&Figure> = run
-            .figures
-            .iter()
-            .chain(&run.peers)
-            .filter(|f| f.transport == t && f.kind == Kind::Throughput)
-            .collect();
-        throughput(&dir.join(format!("throughput-{t}.svg")), t, &figures)?;
+    for plot in throughput_plots(run) {
+        throughput(&dir.join(plot.file()), &plot)?;
     }
-    for t in transports(run, Kind::Latency) {
+    for t in latency_transports(run) {
         let figures: Vec<&Figure> = run
             .figures
             .iter()
@@ -71,62 +152,113 @@ pub fn draw(run: &Run, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn throughput(path: &Path, transport: &str, figures: &[&Figure]) -> anyhow::Result<()> {
-    const LABEL: i32 = 230;
-    const WIDTH: i32 = 900;
-    const ROW: i32 = 30;
-    const TOP: i32 = 50;
-    let height = TOP + ROW * figures.len() as i32 + 40;
+/// Ticks at 1, 2 and 5 times each power of ten from `low` to `high`.
+fn ticks(low: f64, high: f64) -> Vec<f64> {
+    let mut ticks = Vec::new();
+    let mut decade = 10f64.powf(low.log10().floor());
+    while decade <= high {
+        for step in [1.0, 2.0, 5.0] {
+            let tick = decade * step;
+            if tick >= low && tick <= high {
+                ticks.push(tick);
+            }
+        }
+        decade *= 10.0;
+    }
+    ticks
+}
+
+/// A rate as a tick label: 500, 2k, 1.5M.
+fn tick_label(value: f64) -> String {
+    if value >= 1e6 {
+        format!("{}M", value / 1e6)
+    } else if value >= 1e3 {
+        format!("{}k", value / 1e3)
+    } else {
+        format!("{value}")
+    }
+}
+
+fn throughput(path: &Path, plot: &Plot) -> anyhow::Result<()> {
+    const LABEL: i32 = 300;
+    const WIDTH: i32 = 1000;
+    const BAR: i32 = 10;
+    const TOP: i32 = 60;
+    let row_height = BAR * plot.rows.iter().map(|r| r.bars.len()).max().unwrap_or(1) as i32 + 12;
+    let height = TOP + row_height * plot.rows.len() as i32 + 50;
     let root = SVGBackend::new(path, (WIDTH as u32, height as u32)).into_drawing_area();
     root.fill(&WHITE)?;
     let font = ("sans-serif", 13).into_font();
     root.draw(&Text::new(
-        format!("{transport}: msg/s (log scale), median with min-max; blue evbus, orange baseline"),
+        format!(
+            "{} {}: throughput, msg/s (log scale), median with min-max whiskers; \
+             (ratio) = first bar / second",
+            plot.transport, plot.suite
+        ),
         (10, 15),
         ("sans-serif", 15).into_font(),
     ))?;
-    let values: Vec<f64> = figures
+    let mut lx = 10;
+    for (name, color) in &plot.legend {
+        root.draw(&Rectangle::new([(lx, 32), (lx + 12, 42)], color.filled()))?;
+        root.draw(&Text::new(name.clone(), (lx + 16, 31), font.clone()))?;
+        lx += 30 + 7 * name.len() as i32;
+    }
+    let values: Vec<f64> = plot
+        .rows
         .iter()
-        .flat_map(|f| [f.evbus_rate(), f.raw_rate()])
-        .flat_map(|s| [s.min, s.max])
+        .flat_map(|r| &r.bars)
+        .flat_map(|(s, _)| [s.min, s.max])
         .filter(|v| v.is_finite() && *v > 0.0)
         .collect();
-    let low = values
+    let low_value = values
         .iter()
         .copied()
         .fold(f64::INFINITY, f64::min)
-        .max(1.0)
-        / 2.0;
-    let high = values.iter().copied().fold(0.0, f64::max) * 1.5;
-    let (low, high) = (low.log10(), high.max(low * 10.0).log10());
+        .max(1.0);
+    let high_value = values
+        .iter()
+        .copied()
+        .fold(0.0, f64::max)
+        .max(low_value * 10.0);
+    // From the 1-2-5 tick below the lowest value to the one above the
+    // highest, so every bar starts and ends between labelled ticks.
+    let low = ticks(low_value / 10.0, low_value)
+        .last()
+        .copied()
+        .unwrap_or(low_value / 2.0);
+    let high = ticks(high_value, high_value * 10.0)
+        .first()
+        .copied()
+        .unwrap_or(high_value * 2.0);
+    let (log_low, log_high) = (low.log10(), high.log10());
     let x = |v: f64| {
-        let v = v.max(1.0).log10().clamp(low, high);
-        LABEL + ((v - low) / (high - low) * f64::from(WIDTH - LABEL - 80)) as i32
+        let v = v.max(1.0).log10().clamp(log_low, log_high);
+        LABEL + ((v - log_low) / (log_high - log_low) * f64::from(WIDTH - LABEL - 40)) as i32
     };
-    // Decade grid.
-    let mut decade = 10f64.powf(low.ceil());
-    while decade.log10() <= high {
-        let gx = x(decade);
+    let bottom = height - 45;
+    for tick in ticks(low, high) {
+        let gx = x(tick);
         root.draw(&PathElement::new(
-            vec![(gx, TOP - 10), (gx, height - 30)],
+            vec![(gx, TOP - 10), (gx, bottom)],
             BLACK.mix(0.15),
         ))?;
         root.draw(&Text::new(
-            format!("{decade:.0}"),
-            (gx - 10, height - 25),
+            tick_label(tick),
+            (gx - 8, bottom + 5),
             font.clone(),
         ))?;
-        decade *= 10.0;
     }
-    for (i, f) in figures.iter().enumerate() {
-        let y = TOP + ROW * i as i32;
-        root.draw(&Text::new(
-            format!("{} {} ({:.2}x)", f.suite, f.name, f.ratio()),
-            (5, y + 8),
-            font.clone(),
-        ))?;
-        for (offset, summary, color) in [(0, f.evbus_rate(), EVBUS), (12, f.raw_rate(), RAW)] {
-            bar(&root, &x, y + offset, summary, color)?;
+    root.draw(&Text::new(
+        "msg/s",
+        (LABEL + (WIDTH - LABEL) / 2 - 20, bottom + 22),
+        font.clone(),
+    ))?;
+    for (i, row) in plot.rows.iter().enumerate() {
+        let y = TOP + row_height * i as i32;
+        root.draw(&Text::new(row.label.clone(), (5, y + 6), font.clone()))?;
+        for (n, (summary, color)) in row.bars.iter().enumerate() {
+            bar(&root, &x, y + BAR * n as i32, *summary, *color)?;
         }
     }
     root.present()?;
@@ -149,13 +281,13 @@ where
     root.draw(&Rectangle::new(
         [
             (x(1.0).min(x(summary.median)), y),
-            (x(summary.median), y + 10),
+            (x(summary.median), y + 8),
         ],
         color.filled(),
     ))
     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     root.draw(&PathElement::new(
-        vec![(x(summary.min), y + 5), (x(summary.max), y + 5)],
+        vec![(x(summary.min), y + 4), (x(summary.max), y + 4)],
         BLACK.stroke_width(1),
     ))
     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
@@ -228,4 +360,27 @@ fn latency(path: &Path, transport: &str, figures: &[&Figure]) -> anyhow::Result<
         .draw()?;
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_run_one_two_five_per_decade_within_the_range() {
+        assert_eq!(
+            ticks(3_000.0, 60_000.0),
+            [5_000.0, 10_000.0, 20_000.0, 50_000.0]
+        );
+        assert_eq!(ticks(1.0, 10.0), [1.0, 2.0, 5.0, 10.0]);
+    }
+
+    #[test]
+    fn tick_labels_use_k_and_m() {
+        let labels: Vec<String> = [500.0, 2_000.0, 1_500_000.0]
+            .into_iter()
+            .map(tick_label)
+            .collect();
+        assert_eq!(labels, ["500", "2k", "1.5M"]);
+    }
 }
