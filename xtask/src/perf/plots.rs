@@ -168,6 +168,27 @@ fn ticks(low: f64, high: f64) -> Vec<f64> {
     ticks
 }
 
+/// The ends of a log axis over `values` (positive, finite): the 1-2-5
+/// tick at or below the lowest and the first one above it at or above the
+/// highest, so every bar starts and ends between labelled ticks.
+fn axis(values: &[f64]) -> (f64, f64) {
+    let lowest = values
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min)
+        .max(1.0);
+    let highest = values.iter().copied().fold(0.0, f64::max).max(lowest);
+    let low = ticks(lowest / 10.0, lowest)
+        .last()
+        .copied()
+        .unwrap_or(lowest / 2.0);
+    let high = ticks(highest, highest * 10.0)
+        .into_iter()
+        .find(|tick| *tick > low)
+        .unwrap_or(low * 10.0);
+    (low, high)
+}
+
 /// A rate as a tick label: 500, 2k, 1.5M.
 fn tick_label(value: f64) -> String {
     if value >= 1e6 {
@@ -180,10 +201,12 @@ fn tick_label(value: f64) -> String {
 }
 
 fn throughput(path: &Path, plot: &Plot) -> anyhow::Result<()> {
-    const LABEL: i32 = 300;
     const WIDTH: i32 = 1000;
     const BAR: i32 = 10;
     const TOP: i32 = 60;
+    // Room for the longest row label (about 7 px a character at 13 px).
+    let longest = plot.rows.iter().map(|r| r.label.chars().count()).max();
+    let label_width = (longest.unwrap_or(20) as i32 * 7 + 15).clamp(200, WIDTH / 2);
     let row_height = BAR * plot.rows.iter().map(|r| r.bars.len()).max().unwrap_or(1) as i32 + 12;
     let height = TOP + row_height * plot.rows.len() as i32 + 50;
     let root = SVGBackend::new(path, (WIDTH as u32, height as u32)).into_drawing_area();
@@ -211,30 +234,12 @@ fn throughput(path: &Path, plot: &Plot) -> anyhow::Result<()> {
         .flat_map(|(s, _)| [s.min, s.max])
         .filter(|v| v.is_finite() && *v > 0.0)
         .collect();
-    let low_value = values
-        .iter()
-        .copied()
-        .fold(f64::INFINITY, f64::min)
-        .max(1.0);
-    let high_value = values
-        .iter()
-        .copied()
-        .fold(0.0, f64::max)
-        .max(low_value * 10.0);
-    // From the 1-2-5 tick below the lowest value to the one above the
-    // highest, so every bar starts and ends between labelled ticks.
-    let low = ticks(low_value / 10.0, low_value)
-        .last()
-        .copied()
-        .unwrap_or(low_value / 2.0);
-    let high = ticks(high_value, high_value * 10.0)
-        .first()
-        .copied()
-        .unwrap_or(high_value * 2.0);
+    let (low, high) = axis(&values);
     let (log_low, log_high) = (low.log10(), high.log10());
     let x = |v: f64| {
         let v = v.max(1.0).log10().clamp(log_low, log_high);
-        LABEL + ((v - log_low) / (log_high - log_low) * f64::from(WIDTH - LABEL - 40)) as i32
+        label_width
+            + ((v - log_low) / (log_high - log_low) * f64::from(WIDTH - label_width - 40)) as i32
     };
     let bottom = height - 45;
     for tick in ticks(low, high) {
@@ -251,7 +256,7 @@ fn throughput(path: &Path, plot: &Plot) -> anyhow::Result<()> {
     }
     root.draw(&Text::new(
         "msg/s",
-        (LABEL + (WIDTH - LABEL) / 2 - 20, bottom + 22),
+        (label_width + (WIDTH - label_width) / 2 - 20, bottom + 22),
         font.clone(),
     ))?;
     for (i, row) in plot.rows.iter().enumerate() {
@@ -373,6 +378,14 @@ mod tests {
             [5_000.0, 10_000.0, 20_000.0, 50_000.0]
         );
         assert_eq!(ticks(1.0, 10.0), [1.0, 2.0, 5.0, 10.0]);
+    }
+
+    #[test]
+    fn the_axis_spans_the_ticks_around_the_values() {
+        assert_eq!(axis(&[101_000.0, 260_000.0]), (100_000.0, 500_000.0));
+        assert_eq!(axis(&[7_500.0, 64_900.0]), (5_000.0, 100_000.0));
+        // One value still gets an axis of two ticks.
+        assert_eq!(axis(&[10_000.0]), (10_000.0, 20_000.0));
     }
 
     #[test]
