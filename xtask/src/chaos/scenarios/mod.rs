@@ -97,22 +97,6 @@ pub async fn run(
         row.samples.clear();
         return Some(row);
     }
-    if scenario == ScenarioName::Partition {
-        let routes = proxies.routes.clone()?;
-        let mut plan = fault_plan(quick);
-        plan.publish_for = partition::publish_for();
-        let mut row = workload::run(Setup {
-            name: scenario.to_string(),
-            cluster: cluster.clone(),
-            target: cluster.target(),
-            plan,
-            seed,
-            faults: partition::faults(routes),
-        })
-        .await;
-        row.samples.clear();
-        return Some(row);
-    }
     let mut plan = fault_plan(quick);
     let faults = match scenario {
         ScenarioName::LeaderKill => broker::leader_kill(),
@@ -123,6 +107,11 @@ pub async fn run(
         ScenarioName::Disk => {
             plan.publish_for = disk::PUBLISH_FOR;
             disk::faults()
+        }
+        // Only on a cluster routed through the proxies (NATS).
+        ScenarioName::Partition => {
+            plan.publish_for = partition::publish_for();
+            partition::faults(proxies.routes.clone()?)
         }
         _ => return None,
     };
