@@ -408,16 +408,10 @@ async fn a_stream_no_node_can_reach_is_a_retryable_error_naming_it() {
     let url = format!("nats://127.0.0.1:{}", cluster.client_port(other));
     // The killed node may have led the cluster's metadata: until the others
     // elect a new meta leader the JetStream API does not answer, and the
-    // error can only say "cut off", not name the stream. Wait for the API.
-    let survivor = async_nats::jetstream::new(async_nats::connect(url.as_str()).await.unwrap());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while survivor.stream_by_subject(topic.as_str()).await.ok() != Some(stream.clone()) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no meta leader within 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // error can only say "cut off", not name the stream.
+    cluster
+        .wait_meta_leader(holder, Duration::from_secs(30))
+        .expect("the surviving nodes elect a meta leader");
     let transport = connect(NatsConfig::new(url).publish_timeout(Duration::from_secs(5))).await;
     let error = transport
         .publish(&topic, OutgoingMessage::new("x"))

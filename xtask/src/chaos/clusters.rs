@@ -194,12 +194,18 @@ impl Cluster {
         bail!("{topic} has had no leader for 20 s")
     }
 
-    /// How many route connections NATS node `id` has now; `None` when it
-    /// does not answer. Routes are a NATS notion: an error on Kafka.
-    pub async fn route_count(self: &Arc<Self>, id: u32) -> anyhow::Result<Option<u64>> {
+    /// Waits up to `within` until NATS node `id`'s route count satisfies
+    /// `want`; the count then, or `None` if it did not come to that. Routes
+    /// are a NATS notion: an error on Kafka.
+    pub async fn wait_route_count(
+        self: &Arc<Self>,
+        id: u32,
+        within: Duration,
+        want: fn(u64) -> bool,
+    ) -> anyhow::Result<Option<u64>> {
         let cluster = self.clone();
         tokio::task::spawn_blocking(move || match &*cluster {
-            Self::Nats(c) => Ok(c.route_count(id)),
+            Self::Nats(c) => Ok(c.wait_route_count(id, within, want)),
             Self::Kafka(_) => bail!("Kafka brokers have no NATS routes to count"),
         })
         .await?

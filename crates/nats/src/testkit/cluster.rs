@@ -177,6 +177,36 @@ impl NatsCluster {
             .as_u64()
     }
 
+    /// Waits up to `within` until node `id`'s route count satisfies `want`;
+    /// the count then, or `None` if it did not come to that in time.
+    pub fn wait_route_count(
+        &self,
+        id: u32,
+        within: Duration,
+        want: impl Fn(u64) -> bool,
+    ) -> Option<u64> {
+        poll(within, || self.route_count(id).filter(|count| want(*count)))
+    }
+
+    /// Waits up to `within` until a running node reports a JetStream meta
+    /// leader other than node `not`, as after `not`, the leader, was
+    /// stopped; that leader's id, or `None` if none was elected in time.
+    /// Until then the JetStream API does not answer.
+    pub fn wait_meta_leader(&self, not: u32, within: Duration) -> Option<u32> {
+        poll(within, || {
+            self.nodes
+                .iter()
+                .filter(|n| n.id != not && self.is_running(n.id))
+                .filter_map(|n| http_get(n.monitor_port, "/jsz").ok())
+                .filter_map(|body| serde_json::from_str::<serde_json::Value>(&body).ok())
+                .filter_map(|jsz| {
+                    let name = jsz.pointer("/meta_cluster/leader")?.as_str()?;
+                    self.node_named(name)
+                })
+                .find(|leader| *leader != not)
+        })
+    }
+
     /// The directory holding every node's store and log.
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -343,25 +373,38 @@ impl NatsCluster {
     }
 
     fn wait_healthy(&self, node: &ClusterNode) -> Result<(), NatsServerError> {
-        let deadline = Instant::now() + HEALTHY_TIMEOUT;
-        loop {
-            // `/healthz` answers 200 only once JetStream has a meta leader
-            // and this node's streams and consumers are current.
+        // `/healthz` answers 200 only once JetStream has a meta leader and
+        // this node's streams and consumers are current.
+        let ready = poll(HEALTHY_TIMEOUT, || {
             let healthy =
                 http_get(node.monitor_port, "/healthz").is_ok_and(|body| body.contains("\"ok\""));
-            if healthy {
-                return Ok(());
-            }
-            let gone = exited(&node.child);
-            if gone || Instant::now() > deadline {
-                return Err(NatsServerError::NotReady {
-                    port: node.client_port,
-                    exited: gone,
-                    log: node.store.join("nats-server.log"),
-                });
-            }
-            std::thread::sleep(HEALTH_POLL);
+            (healthy || exited(&node.child)).then_some(())
+        });
+        let gone = exited(&node.child);
+        if ready.is_some() && !gone {
+            return Ok(());
         }
+        Err(NatsServerError::NotReady {
+            port: node.client_port,
+            exited: gone,
+            log: node.store.join("nats-server.log"),
+        })
+    }
+}
+
+/// Asks `check` every [`HEALTH_POLL`] until it answers or `within` passed.
+/// The servers announce none of what the tests wait for (health, routes,
+/// a meta leader), so their monitoring endpoints are asked.
+fn poll<T>(within: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(answer) = check() {
+            return Some(answer);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(HEALTH_POLL);
     }
 }
 

@@ -12,11 +12,7 @@
 //! peer's traffic to that broker but none of the broker's own connections
 //! out; only a one-way partition could be cut that way.
 
-use std::{
-    collections::BTreeMap,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use anyhow::bail;
 use evbus::nats::testkit::ClusterOptions;
@@ -35,8 +31,8 @@ const NODES: u32 = 3;
 const ISOLATED: Duration = Duration::from_secs(10);
 /// The clean period before each partition.
 const CLEAN: Duration = Duration::from_secs(5);
-/// When, into a partition, the cut-off node must have no route left.
-const PROOF_AFTER: Duration = Duration::from_secs(3);
+/// How soon, into a partition, the cut-off node must have no route left.
+const PROOF_WITHIN: Duration = Duration::from_secs(3);
 /// How long the routes may take to come back once healed.
 const REJOIN_WITHIN: Duration = Duration::from_secs(30);
 
@@ -106,25 +102,32 @@ pub fn faults(routes: Arc<RouteProxies>) -> Faults {
                 ctx.mark(format!(
                     "node {node}, {role}, cut off from the others for {secs} s"
                 ));
+                let cut = tokio::time::Instant::now();
                 let proxies = routes.clone();
                 tokio::task::spawn_blocking(move || proxies.isolate(node)).await??;
-                tokio::time::sleep(PROOF_AFTER).await;
-                match ctx.cluster.route_count(node).await? {
-                    Some(0) => {}
-                    left => bail!(
-                        "the partition did not take: node {node} still had {left:?} routes \
-                         {PROOF_AFTER:?} after its proxies were disabled"
-                    ),
+                let no_routes = |count| count == 0;
+                if ctx
+                    .cluster
+                    .wait_route_count(node, PROOF_WITHIN, no_routes)
+                    .await?
+                    .is_none()
+                {
+                    bail!(
+                        "the partition did not take: node {node} still had routes \
+                         {PROOF_WITHIN:?} after its proxies were disabled"
+                    );
                 }
-                tokio::time::sleep(ISOLATED - PROOF_AFTER).await;
+                tokio::time::sleep_until(cut + ISOLATED).await;
                 let proxies = routes.clone();
                 tokio::task::spawn_blocking(move || proxies.toxiproxy.heal()).await??;
-                let healed = Instant::now();
-                while ctx.cluster.route_count(node).await?.unwrap_or(0) == 0 {
-                    if healed.elapsed() > REJOIN_WITHIN {
-                        bail!("node {node}'s routes did not return within {REJOIN_WITHIN:?}");
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                let some_routes = |count| count > 0;
+                if ctx
+                    .cluster
+                    .wait_route_count(node, REJOIN_WITHIN, some_routes)
+                    .await?
+                    .is_none()
+                {
+                    bail!("node {node}'s routes did not return within {REJOIN_WITHIN:?}");
                 }
             }
             Ok(())
