@@ -54,24 +54,67 @@ pub(crate) fn go_command() -> anyhow::Result<PathBuf> {
     )
 }
 
-/// FNV-1a, 64 bits, over the names and contents of the module's sources and
-/// go.sum: the build cache key. Not cryptographic; it only has to change
-/// when the sources do.
+/// FNV-1a, 64 bits, over the names and contents of the module's sources,
+/// go.mod and go.sum, and those of every local module its `go.mod` replaces
+/// a dependency with (the peers' shared harness, the vendored Go SDK): the
+/// build cache key. Not cryptographic; it only has to change when the
+/// sources do.
 fn sources_hash(dir: &Path) -> anyhow::Result<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .map(|entry| Ok(entry?.file_name().to_string_lossy().into_owned()))
-        .collect::<anyhow::Result<_>>()?;
-    names.retain(|name| name.ends_with(".go") || name == "go.mod" || name == "go.sum");
-    names.sort();
+    let mut files = Vec::new();
+    module_sources(dir, dir, &mut files)?;
+    let go_mod = fs::read_to_string(dir.join("go.mod"))
+        .with_context(|| format!("reading {}/go.mod", dir.display()))?;
+    for target in local_replacements(&go_mod) {
+        let mut theirs = Vec::new();
+        module_sources(&dir.join(target), &dir.join(target), &mut theirs)?;
+        files.extend(
+            theirs
+                .into_iter()
+                .map(|(name, path)| (format!("{target}/{name}"), path)),
+        );
+    }
+    files.sort();
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for name in names {
-        let contents = fs::read(dir.join(&name))?;
+    for (name, path) in files {
+        let contents = fs::read(&path)?;
         for byte in name.bytes().chain([0]).chain(contents).chain([0]) {
             hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
         }
     }
     Ok(format!("{hash:016x}"))
+}
+
+/// The Go sources, go.mod and go.sum under `dir`, named relative to `root`;
+/// a subfolder with a `go.mod` of its own is another module and is left out
+/// (a replacement is hashed from its own root).
+fn module_sources(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> anyhow::Result<()> {
+    if dir != root && dir.join("go.mod").is_file() {
+        return Ok(());
+    }
+    for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            module_sources(root, &path, out)?;
+            continue;
+        }
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if name.ends_with(".go") || name == "go.mod" || name == "go.sum" {
+            let relative = path.strip_prefix(root).unwrap_or(&path);
+            out.push((relative.to_string_lossy().into_owned(), path.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// The local paths (`./x`, `../x`) a `go.mod` replaces modules with.
+fn local_replacements(go_mod: &str) -> Vec<&str> {
+    go_mod
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("replace "))
+        .filter_map(|rule| rule.split("=>").nth(1))
+        .filter_map(|target| target.split_whitespace().next())
+        .filter(|target| target.starts_with("./") || target.starts_with("../"))
+        .collect()
 }
 
 /// Builds the Go tool when its sources changed (or it was never built) and
@@ -204,4 +247,35 @@ pub fn rewrite_vectors() -> anyhow::Result<()> {
     write_vectors(&binary, &dir)?;
     eprintln!("rewrote {VECTORS}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_replacements_are_the_relative_targets_only() {
+        let go_mod = "module m\n\nrequire a v1.0.0\n\n\
+                      replace example.com/sdk => ./sdk-copy\n\
+                      replace example.com/harness v0.0.0 => ../harness // shared\n\
+                      replace example.com/fork => example.com/other v1.2.3\n";
+        assert_eq!(local_replacements(go_mod), ["./sdk-copy", "../harness"]);
+    }
+
+    #[test]
+    fn a_replacement_module_changes_the_hash() {
+        let root = std::env::temp_dir().join(format!("evbus-hash-{}", std::process::id()));
+        let (module, shared) = (root.join("peer"), root.join("shared"));
+        fs::create_dir_all(&module).unwrap();
+        fs::create_dir_all(&shared).unwrap();
+        fs::write(module.join("go.mod"), "module p\nreplace s => ../shared\n").unwrap();
+        fs::write(module.join("main.go"), "package main").unwrap();
+        fs::write(shared.join("go.mod"), "module s").unwrap();
+        fs::write(shared.join("s.go"), "package s").unwrap();
+        let before = sources_hash(&module).unwrap();
+        fs::write(shared.join("s.go"), "package s // changed").unwrap();
+        let after = sources_hash(&module).unwrap();
+        fs::remove_dir_all(&root).unwrap();
+        assert_ne!(before, after);
+    }
 }

@@ -3,6 +3,7 @@ module evbus.invalid/interop/go/peers/watermill
 go 1.26
 
 require (
+	evbus.invalid/interop/go/peers/harness v0.0.0
 	github.com/IBM/sarama v1.43.3
 	github.com/ThreeDotsLabs/watermill v1.5.1
 	github.com/ThreeDotsLabs/watermill-kafka/v3 v3.0.6
@@ -43,3 +44,6 @@ require (
 	golang.org/x/net v0.28.0 // indirect
 	golang.org/x/sys v0.35.0 // indirect
 )
+
+// The shared peer harness lives beside this module, never in a registry.
+replace evbus.invalid/interop/go/peers/harness => ../harness

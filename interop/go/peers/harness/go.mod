@@ -1,0 +1,3 @@
+module evbus.invalid/interop/go/peers/harness
+
+go 1.26
