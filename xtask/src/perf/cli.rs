@@ -38,7 +38,8 @@ pub enum ScenarioName {
     Ceiling,
     /// Peak and post-close RSS, heap, threads and tasks (child process).
     Resources,
-    /// evbus beside the peers (ruststream's keyed lanes) on the same broker:
+    /// evbus beside the peers (the Go SDK, ruststream's keyed lanes,
+    /// Watermill) on the same broker:
     /// e2e ordered JSON envelopes, K = 1,000, h = 0 (NATS and Kafka).
     Peers,
 }

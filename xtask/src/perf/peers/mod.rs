@@ -11,6 +11,8 @@
 //! before the timed runs). A peer that reorders or loses messages is
 //! reported in its own columns; it does not fail the run, evbus's side does.
 
+pub mod go_program;
+pub mod gosdk;
 pub mod ruststream;
 pub mod watermill;
 
@@ -19,6 +21,7 @@ use std::{sync::Arc, time::Duration};
 use bytes::Bytes;
 use evbus::CodecKind;
 
+use self::go_program::{Broker, GoPeer, Program};
 use crate::perf::{
     baselines::{kafka::RawKafka, nats::RawNats},
     scenarios::{Ctx, Figure, Kind, e2e_ordered},
@@ -35,8 +38,17 @@ pub const HANDLER_WAIT: Duration = Duration::ZERO;
 /// The suite's name in the report.
 pub const SUITE: &str = "peers";
 
+/// The Go peers, each a program under `interop/go/peers`.
+const GO_PEERS: [&Program; 2] = [&gosdk::PROGRAM, &watermill::PROGRAM];
+
 /// Figures per broker (one per peer), for the progress bar.
-pub const FIGURES: usize = 2;
+pub const FIGURES: usize = 1 + GO_PEERS.len();
+
+/// The ratio evbus must reach against `peer` (issue 18): ten times the Go
+/// SDK it replaces, at least level with every other peer.
+pub fn bar(peer: &str) -> f64 {
+    if peer == gosdk::NAME { 10.0 } else { 1.0 }
+}
 
 /// One peer's figure and what the report says about how it was set up.
 pub struct Measured {
@@ -67,22 +79,23 @@ pub async fn nats(
         name: ruststream::NAME,
         settings: ruststream::nats::settings(),
     };
-    let go = watermill::Watermill::prepare(
-        watermill::Broker::Nats,
-        raw.url.clone(),
-        raw.admin.clone(),
-        evbus::nats::NatsConfig::default().max_pending_acks,
-        &work,
-    )?;
-    let go = Measured {
-        figure: figure(ctx, "nats", evbus, watermill::NAME, &work, || {
-            go.once(&work)
-        })
-        .await?,
-        name: watermill::NAME,
-        settings: watermill::settings(watermill::Broker::Nats),
-    };
-    Ok(vec![rust, go])
+    let mut measured = vec![rust];
+    for program in GO_PEERS {
+        let go = GoPeer::prepare(
+            program,
+            Broker::Nats,
+            raw.url.clone(),
+            raw.admin.clone(),
+            evbus::nats::NatsConfig::default().max_pending_acks,
+            &work,
+        )?;
+        measured.push(Measured {
+            figure: figure(ctx, "nats", evbus, program.name, &work, || go.once(&work)).await?,
+            name: program.name,
+            settings: (program.settings)(Broker::Nats),
+        });
+    }
+    Ok(measured)
 }
 
 /// The peers on the Kafka broker `raw` talks to, `messages` envelopes each.
@@ -106,22 +119,23 @@ pub async fn kafka(
         name: ruststream::NAME,
         settings: ruststream::kafka::settings(&raw.config),
     };
-    let go = watermill::Watermill::prepare(
-        watermill::Broker::Kafka,
-        raw.config.bootstrap_servers.join(","),
-        raw.admin.clone(),
-        raw.config.max_in_flight,
-        &work,
-    )?;
-    let go = Measured {
-        figure: figure(ctx, "kafka", evbus, watermill::NAME, &work, || {
-            go.once(&work)
-        })
-        .await?,
-        name: watermill::NAME,
-        settings: watermill::settings(watermill::Broker::Kafka),
-    };
-    Ok(vec![rust, go])
+    let mut measured = vec![rust];
+    for program in GO_PEERS {
+        let go = GoPeer::prepare(
+            program,
+            Broker::Kafka,
+            raw.config.bootstrap_servers.join(","),
+            raw.admin.clone(),
+            raw.config.max_in_flight,
+            &work,
+        )?;
+        measured.push(Measured {
+            figure: figure(ctx, "kafka", evbus, program.name, &work, || go.once(&work)).await?,
+            name: program.name,
+            settings: (program.settings)(Broker::Kafka),
+        });
+    }
+    Ok(measured)
 }
 
 /// A payload of [`PAYLOAD_BYTES`] that is one JSON value (a string), so the

@@ -1,0 +1,50 @@
+//! The Go SDK evbus replaces (`github.com/ChenBigdata421/jxt-core` v1.7.5,
+//! package `sdk/pkg/eventbus`), the library our users run today: its
+//! program lives in `interop/go/peers/gosdk` (see [`go_program`]), built
+//! from the SDK's own source, vendored unmodified there because the Go
+//! module proxy refuses the module (`interop/go/peers/gosdk/VENDORED.md`).
+//!
+//! [`go_program`]: super::go_program
+
+use super::go_program::{Broker, Program};
+
+/// The peer's name in the report.
+pub const NAME: &str = "Go SDK jxt-core 1.7.5";
+
+/// Its program.
+pub static PROGRAM: Program = Program {
+    folder: "gosdk",
+    binary: "gosdk-peer",
+    name: NAME,
+    settings,
+};
+
+/// What the report says about this peer on `broker`.
+pub fn settings(broker: Broker) -> String {
+    let how = match broker {
+        Broker::Nats => NATS_SETTINGS,
+        Broker::Kafka => KAFKA_SETTINGS,
+    };
+    format!(
+        "jxt-core v1.7.5 sdk/pkg/eventbus (source vendored unmodified; nats.go v1.45.0, \
+         IBM/sarama v1.46.0), Go program interop/go/peers/gosdk as a child process, timed and \
+         CPU-measured by itself; bus built with the SDK's factory and its defaults; envelopes \
+         decoded into the SDK's Envelope before the timing, published with PublishEnvelope \
+         (validate, encode, async publish: it returns before the broker's ack) from \
+         min(window, K) goroutines, each aggregate on one goroutine in version order, and \
+         handled through SubscribeEnvelope (its 256-actor pool keyed by aggregate id) by the \
+         order check; {how}; v1.7.5 logs through zap's example logger (debug level, JSON) \
+         with up to three lines per handled message, kept as shipped and written to a file"
+    )
+}
+
+/// The NATS bus as the program sets it up.
+const NATS_SETTINGS: &str = "NATS: JetStream on evbus's stream (found by subject and named \
+    in the SDK's config, which keeps an existing stream), durable pull consumer \
+    `<group>-unified_<topic>` per topic, Fetch(500, MaxWait 100 ms), MaxAckPending 1,000, \
+    explicit ack after the handler; PublishAsync with up to 100,000 pending";
+/// The Kafka bus as the program sets it up.
+const KAFKA_SETTINGS: &str = "Kafka: Sarama async producer, key = aggregate id (hash \
+    partitioner), X-* headers, RequiredAcks set to all as evbus's (the factory's default is \
+    the leader's), Net.MaxOpenRequests 100 (its default), consumer group from the earliest \
+    offset, offsets marked after the handler";
