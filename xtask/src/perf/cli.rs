@@ -38,6 +38,10 @@ pub enum ScenarioName {
     Ceiling,
     /// Peak and post-close RSS, heap, threads and tasks (child process).
     Resources,
+    /// evbus alone over K = 1..100,000 aggregates and handler times h = 0,
+    /// 0.1, 1 and 10 ms: throughput and CPU per message (in the default set
+    /// of a full run only: 72 runs per transport).
+    Sweep,
     /// evbus beside the peers (the Go SDK, ruststream's keyed lanes,
     /// Watermill) on the same broker:
     /// e2e ordered JSON envelopes, K = 1,000, h = 0 (NATS and Kafka).
@@ -82,7 +86,8 @@ pub struct Args {
 }
 
 impl Args {
-    /// The suites to run: those asked for, else all of them; sorted.
+    /// The suites to run: those asked for, else all of them (a quick run
+    /// leaves out the long sweep); sorted.
     pub fn scenarios(&self) -> Vec<ScenarioName> {
         let mut scenarios = self.scenario.clone();
         if scenarios.is_empty() {
@@ -96,6 +101,9 @@ impl Args {
                 ScenarioName::Resources,
                 ScenarioName::Peers,
             ];
+            if !self.quick {
+                scenarios.push(ScenarioName::Sweep);
+            }
         }
         scenarios.sort();
         scenarios.dedup();

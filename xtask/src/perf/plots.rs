@@ -1,8 +1,9 @@
 //! SVG plots of a run (plotters' SVG backend: its text needs no font files):
 //! throughput per transport and suite (bars for evbus, the raw baseline,
 //! the broker's bench tool and the peers, side by side, with min-max
-//! whiskers on a log scale ticked at 1, 2 and 5 per decade) and latency
-//! percentiles per transport.
+//! whiskers on a log scale ticked at 1, 2 and 5 per decade), latency
+//! percentiles per transport, and the sweep's throughput and CPU per
+//! message over K, a line per handler time.
 
 use std::path::Path;
 
@@ -10,7 +11,10 @@ use plotters::prelude::*;
 
 use crate::perf::{
     report::Run,
-    scenarios::{Figure, Kind},
+    scenarios::{
+        Figure, Kind,
+        sweep::{self, Point},
+    },
     stats::{Percentiles, Summary},
 };
 
@@ -133,7 +137,67 @@ pub fn files(run: &Run) -> Vec<(String, String)> {
             format!("{t}: latency percentiles"),
         ));
     }
+    for t in sweep_transports(run) {
+        for measure in SweepMeasure::ALL {
+            files.push((
+                measure.file(t),
+                format!("{t} sweep: {} over K", measure.title()),
+            ));
+        }
+    }
     files
+}
+
+/// The transports with sweep points, in run order.
+fn sweep_transports(run: &Run) -> Vec<&'static str> {
+    let mut list: Vec<&'static str> = Vec::new();
+    for p in &run.sweep {
+        if !list.contains(&p.transport) {
+            list.push(p.transport);
+        }
+    }
+    list
+}
+
+/// What a sweep plot shows on its y axis.
+#[derive(Clone, Copy)]
+enum SweepMeasure {
+    Throughput,
+    Cpu,
+}
+
+impl SweepMeasure {
+    const ALL: [Self; 2] = [Self::Throughput, Self::Cpu];
+
+    fn file(self, transport: &str) -> String {
+        match self {
+            Self::Throughput => format!("sweep-{transport}-throughput.svg"),
+            Self::Cpu => format!("sweep-{transport}-cpu.svg"),
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Self::Throughput => "throughput (msg/s)",
+            Self::Cpu => "CPU per message (us)",
+        }
+    }
+
+    /// Where the legend covers no line: the throughput lines rise to the
+    /// right, the CPU lines fall from the left.
+    fn legend(self) -> SeriesLabelPosition {
+        match self {
+            Self::Throughput => SeriesLabelPosition::LowerRight,
+            Self::Cpu => SeriesLabelPosition::MiddleRight,
+        }
+    }
+
+    fn of(self, point: &Point) -> f64 {
+        match self {
+            Self::Throughput => point.rate().median,
+            Self::Cpu => point.cpu().median,
+        }
+    }
 }
 
 /// Draws every plot into `dir`.
@@ -149,6 +213,76 @@ pub fn draw(run: &Run, dir: &Path) -> anyhow::Result<()> {
             .collect();
         latency(&dir.join(format!("latency-{t}.svg")), t, &figures)?;
     }
+    for t in sweep_transports(run) {
+        let points: Vec<&Point> = run.sweep.iter().filter(|p| p.transport == t).collect();
+        for measure in SweepMeasure::ALL {
+            sweep_plot(&dir.join(measure.file(t)), t, measure, &points)?;
+        }
+    }
+    Ok(())
+}
+
+/// One sweep plot: `measure` over K (log-log), a line per handler time.
+fn sweep_plot(
+    path: &Path,
+    transport: &str,
+    measure: SweepMeasure,
+    points: &[&Point],
+) -> anyhow::Result<()> {
+    let values: Vec<f64> = points
+        .iter()
+        .map(|p| measure.of(p))
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .collect();
+    let (low, high) = axis(&values);
+    let k_high = sweep::AGGREGATES.last().copied().unwrap_or(1) as f64;
+    let root = SVGBackend::new(path, (800, 450)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!(
+                "{transport} sweep: {} over K aggregates (log-log), median of runs",
+                measure.title()
+            ),
+            ("sans-serif", 16),
+        )
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d((1f64..k_high).log_scale(), (low..high).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_label_formatter(&|v| tick_label(*v))
+        .y_label_formatter(&|v| tick_label(*v))
+        .x_desc("K (aggregates)")
+        .y_desc(measure.title())
+        .draw()?;
+    let colors = [EVBUS, RAW, PEER, TOOL];
+    for (h, color) in sweep::HANDLER_US.into_iter().zip(colors) {
+        let line: Vec<(f64, f64)> = points
+            .iter()
+            .filter(|p| p.handler_us == h)
+            .map(|p| (p.aggregates as f64, measure.of(p)))
+            .filter(|(_, v)| v.is_finite() && *v > 0.0)
+            .collect();
+        chart
+            .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))?
+            .label(format!("h = {} ms", h as f64 / 1e3))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        chart.draw_series(
+            line.into_iter()
+                .map(|xy| Circle::new(xy, 3, color.filled())),
+        )?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(measure.legend())
+        .draw()?;
+    root.present()?;
     Ok(())
 }
 

@@ -15,6 +15,7 @@ use crate::perf::{
         Figure, Kind, go_parity,
         partitioned::Scaling,
         resources::{HEAP_SLACK, Resources},
+        sweep::{self, Point},
     },
     stats::{Percentiles, Sample, Summary},
 };
@@ -42,6 +43,8 @@ pub struct Run {
     pub profiles: Vec<Profile>,
     /// evbus beside the peers: `Figure::raw` holds the peer's samples.
     pub peers: Vec<Figure>,
+    /// evbus over K aggregates and handler times h.
+    pub sweep: Vec<Point>,
 }
 
 /// One checked target.
@@ -94,6 +97,47 @@ fn cpu(value: f64) -> String {
 fn mib(bytes: u64) -> String {
     format!("{:.1}", bytes as f64 / 1024.0 / 1024.0)
 }
+
+/// The rows of the sweep's table: one per transport and K, a cell per h
+/// with msg/s median (min-max) and CPU us/msg (median).
+fn sweep_rows(run: &Run) -> Vec<[String; 6]> {
+    let mut rows = Vec::new();
+    let mut keys: Vec<(&str, u64)> = Vec::new();
+    for p in &run.sweep {
+        if !keys.contains(&(p.transport, p.aggregates)) {
+            keys.push((p.transport, p.aggregates));
+        }
+    }
+    keys.sort_by_key(|&(transport, aggregates)| {
+        let first = run.sweep.iter().position(|p| p.transport == transport);
+        (first, aggregates)
+    });
+    for (transport, aggregates) in keys {
+        let mut row: [String; 6] = Default::default();
+        row[0] = transport.to_owned();
+        row[1] = aggregates.to_string();
+        for (i, h) in sweep::HANDLER_US.into_iter().enumerate() {
+            let point = run.sweep.iter().find(|p| {
+                p.transport == transport && p.aggregates == aggregates && p.handler_us == h
+            });
+            row[2 + i] = point.map_or_else(
+                || "-".into(),
+                |p| format!("{}, {}", span(p.rate(), rate), cpu(p.cpu().median)),
+            );
+        }
+        rows.push(row);
+    }
+    rows
+}
+
+const SWEEP_HEADER: [&str; 6] = [
+    "transport",
+    "K",
+    "h=0: msg/s (min-max), CPU us/msg",
+    "h=0.1ms (CPU)",
+    "h=1ms (wait)",
+    "h=10ms (wait)",
+];
 
 /// The rows of the throughput table.
 fn throughput_rows(run: &Run) -> Vec<[String; 9]> {
@@ -541,6 +585,11 @@ pub fn print_table(run: &Run) {
         println!("latency (microseconds, from each message's due time):");
         println!("{}", text_table(LATENCY_HEADER, &latency));
     }
+    let sweep = sweep_rows(run);
+    if !sweep.is_empty() {
+        println!("sweep (evbus e2e ordered over K aggregates and handler time h):");
+        println!("{}", text_table(SWEEP_HEADER, &sweep));
+    }
     let resources = resource_rows(run);
     if !resources.is_empty() {
         println!("resources (evbus, child process per scenario):");
@@ -670,6 +719,21 @@ pub fn markdown(run: &Run, plot_dir: &str) -> String {
         );
         md.push_str(&parity.join("\n"));
         md.push('\n');
+    }
+    let sweep = sweep_rows(run);
+    if !sweep.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n### Sweep: how the cost grows with K and h\n\n\
+             evbus alone (the raw pipelines have no keyed pool to spread a handler's time \
+             over), e2e ordered on one topic, {} runs per point: msg/s median (min-max) and \
+             CPU us/msg (median). h = 0.1 ms is CPU work (a spin), 1 and 10 ms an async wait. \
+             A point with h publishes what its ideal rate handles in about a second (at \
+             least K messages, at most the e2e size); `target/perf/run-*.json` has each \
+             point's message count.\n",
+            sweep::RUNS
+        );
+        md.push_str(&markdown_table(SWEEP_HEADER, &sweep));
     }
     let resources = resource_rows(run);
     if !resources.is_empty() {

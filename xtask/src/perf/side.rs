@@ -156,9 +156,7 @@ impl Side for Evbus {
                 bus.subscribe_envelope(topic, move |envelope: evbus::Envelope, _meta| {
                     let sink = sink.clone();
                     async move {
-                        if !sink.handler_sleep.is_zero() {
-                            tokio::time::sleep(sink.handler_sleep).await;
-                        }
+                        sink.handler_work().await;
                         sink.record(envelope.aggregate_id(), envelope.event_version());
                         Ok(())
                     }

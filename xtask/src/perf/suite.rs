@@ -17,6 +17,7 @@ use crate::perf::{
     scenarios::{
         Ctx, Figure, Pair, Sizes, e2e_ordered, go_parity, latency, partitioned, publish,
         resources::{self, ChildSpec},
+        sweep,
     },
     setup::{self, Kafka, Nats},
     side::{Evbus, PublishMode, Side},
@@ -89,7 +90,7 @@ fn planned_runs(transport: &str, scenarios: &[ScenarioName], sizes: &Sizes, runs
             ScenarioName::E2eOrdered => sizes.e2e_variants.len(),
             ScenarioName::Latency => sizes.latency_rates.len(),
             ScenarioName::GoSdkParity => sizes.parity_messages.len(),
-            ScenarioName::Resources | ScenarioName::Partitioned => 0,
+            ScenarioName::Resources | ScenarioName::Partitioned | ScenarioName::Sweep => 0,
             ScenarioName::Peers => match transport {
                 "nats" | "kafka" => peers::FIGURES,
                 _ => 0,
@@ -102,7 +103,12 @@ fn planned_runs(transport: &str, scenarios: &[ScenarioName], sizes: &Sizes, runs
             },
         })
         .sum();
-    (figures * runs * 2 + partitioned * runs) as u64
+    let sweep = if scenarios.contains(&ScenarioName::Sweep) {
+        sweep::PLANNED_RUNS
+    } else {
+        0
+    };
+    (figures * runs * 2 + partitioned * runs + sweep) as u64
 }
 
 async fn suites<B: Side>(
@@ -119,7 +125,10 @@ async fn suites<B: Side>(
             ScenarioName::GoSdkParity => figures.extend(go_parity::run(ctx, pair).await?),
             // Not a comparison with a raw client: run by the transports
             // that have a bench tool, or partitioned groups.
-            ScenarioName::Ceiling | ScenarioName::Resources | ScenarioName::Partitioned => {}
+            ScenarioName::Ceiling
+            | ScenarioName::Resources
+            | ScenarioName::Partitioned
+            | ScenarioName::Sweep => {}
             // Each peer on its broker: run by the transports.
             ScenarioName::Peers => {}
         }
@@ -233,7 +242,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut ceilings = Vec::new();
     let mut scaling = Vec::new();
     let mut peer_figures = Vec::new();
+    let mut sweep_points = Vec::new();
     let want_resources = scenarios.contains(&ScenarioName::Resources);
+    let want_sweep = scenarios.contains(&ScenarioName::Sweep);
     for &transport in &transports {
         let sizes = sizes(transport, args.quick);
         match transport {
@@ -251,6 +262,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 };
                 figures.extend(suites(&ctx, &pair, &scenarios).await?);
                 settings.push((transport, pair.raw_name, pair.raw_settings));
+                if want_sweep {
+                    sweep_points.extend(sweep::run(&ctx, transport, &evbus, sizes.e2e).await?);
+                }
                 if want_resources {
                     resources.extend(measure_resources(&bar, transport, &evbus, &sizes).await?);
                 }
@@ -295,6 +309,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
                         peer_figures.push(peer.figure);
                     }
                 }
+                if want_sweep {
+                    sweep_points.extend(sweep::run(&ctx, transport, &evbus, sizes.e2e).await?);
+                }
                 if want_resources {
                     // The children need the server: run them while it is up.
                     resources.extend(measure_resources(&bar, transport, &evbus, &sizes).await?);
@@ -333,6 +350,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
                         peer_figures.push(peer.figure);
                     }
                 }
+                if want_sweep {
+                    sweep_points.extend(sweep::run(&ctx, transport, &evbus, sizes.e2e).await?);
+                }
                 if want_resources {
                     // The children need the broker: run them while it is up.
                     resources.extend(measure_resources(&bar, transport, &evbus, &sizes).await?);
@@ -360,6 +380,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         resources,
         profiles,
         peers: peer_figures,
+        sweep: sweep_points,
     };
     report::print_table(&run);
     let written = report::write(&run)?;
@@ -378,6 +399,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 .iter()
                 .map(|s| (format!("{} partitioned", s.transport), s.broken())),
         )
+        .chain(run.sweep.iter().map(|p| {
+            (
+                format!(
+                    "{} sweep K={} h={}us",
+                    p.transport, p.aggregates, p.handler_us
+                ),
+                p.broken(),
+            )
+        }))
         .filter_map(|(what, (violations, lost))| {
             (violations + lost > 0)
                 .then(|| format!("{what}: {violations} order violations, {lost} lost"))

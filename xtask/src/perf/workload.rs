@@ -205,6 +205,10 @@ pub struct Sink {
     latency: Option<(Arc<Schedule>, Mutex<Histogram<u64>>)>,
 }
 
+/// Handler times below this are CPU work, not an async wait (see
+/// [`Sink::handler_work`]).
+pub const SPIN_BELOW: Duration = Duration::from_millis(1);
+
 /// What a consumer saw.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct Tally {
@@ -239,6 +243,25 @@ impl Sink {
         let histogram = Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid bounds");
         self.latency = Some((schedule, Mutex::new(histogram)));
         self
+    }
+
+    /// The handler's work per message, [`Sink::handler_sleep`] long: under
+    /// [`SPIN_BELOW`] a spin on the CPU (a CPU-bound handler; tokio's timer
+    /// counts in whole milliseconds, so an async wait that short would last
+    /// 1 ms), from there an async wait (a handler waiting on I/O).
+    pub async fn handler_work(&self) {
+        let h = self.handler_sleep;
+        if h.is_zero() {
+            return;
+        }
+        if h < SPIN_BELOW {
+            let until = Instant::now() + h;
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+        } else {
+            tokio::time::sleep(h).await;
+        }
     }
 
     /// Records one handled message.

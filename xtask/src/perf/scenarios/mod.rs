@@ -7,6 +7,7 @@ pub mod latency;
 pub mod partitioned;
 pub mod publish;
 pub mod resources;
+pub mod sweep;
 
 use indicatif::ProgressBar;
 use serde::Serialize;
