@@ -42,6 +42,10 @@ pub enum ScenarioName {
     /// 0.1, 1 and 10 ms: throughput and CPU per message (in the default set
     /// of a full run only: 72 runs per transport).
     Sweep,
+    /// NATS and Kafka: evbus's memory while 1,000,000 messages wait in the
+    /// broker for a slow consumer (a child process; full run's default set
+    /// only: it publishes the million first).
+    Backlog,
     /// evbus beside the peers (the Go SDK, ruststream's keyed lanes,
     /// Watermill) on the same broker:
     /// e2e ordered JSON envelopes, K = 1,000, h = 0 (NATS and Kafka).
@@ -83,6 +87,10 @@ pub struct Args {
     /// Internal: run one resources measurement in this (child) process.
     #[arg(long, hide = true)]
     pub child: Option<String>,
+    /// Internal: run the backlog suite's slow consumer in this (child)
+    /// process.
+    #[arg(long, hide = true)]
+    pub backlog_child: Option<String>,
 }
 
 impl Args {
@@ -102,7 +110,7 @@ impl Args {
                 ScenarioName::Peers,
             ];
             if !self.quick {
-                scenarios.push(ScenarioName::Sweep);
+                scenarios.extend([ScenarioName::Sweep, ScenarioName::Backlog]);
             }
         }
         scenarios.sort();
@@ -130,6 +138,9 @@ impl Args {
         }
         if let Some(child) = &self.child {
             line.extend(["--child".to_owned(), child.clone()]);
+        }
+        if let Some(child) = &self.backlog_child {
+            line.extend(["--backlog-child".to_owned(), child.clone()]);
         }
         line
     }

@@ -3,7 +3,8 @@
 //! the broker's bench tool and the peers, side by side, with min-max
 //! whiskers on a log scale ticked at 1, 2 and 5 per decade), latency
 //! percentiles per transport, and the sweep's throughput and CPU per
-//! message over K, a line per handler time.
+//! message over K, a line per handler time, and the backlog run's memory
+//! over time.
 
 use std::path::Path;
 
@@ -13,6 +14,7 @@ use crate::perf::{
     report::Run,
     scenarios::{
         Figure, Kind,
+        backlog::Backlog,
         sweep::{self, Point},
     },
     stats::{Percentiles, Summary},
@@ -137,6 +139,12 @@ pub fn files(run: &Run) -> Vec<(String, String)> {
             format!("{t}: latency percentiles"),
         ));
     }
+    for b in &run.backlogs {
+        files.push((
+            backlog_file(b),
+            format!("{}: memory while {} messages wait", b.transport, b.messages),
+        ));
+    }
     for t in sweep_transports(run) {
         for measure in SweepMeasure::ALL {
             files.push((
@@ -213,12 +221,79 @@ pub fn draw(run: &Run, dir: &Path) -> anyhow::Result<()> {
             .collect();
         latency(&dir.join(format!("latency-{t}.svg")), t, &figures)?;
     }
+    for b in &run.backlogs {
+        backlog_plot(&dir.join(backlog_file(b)), b)?;
+    }
     for t in sweep_transports(run) {
         let points: Vec<&Point> = run.sweep.iter().filter(|p| p.transport == t).collect();
         for measure in SweepMeasure::ALL {
             sweep_plot(&dir.join(measure.file(t)), t, measure, &points)?;
         }
     }
+    Ok(())
+}
+
+fn backlog_file(b: &Backlog) -> String {
+    format!("backlog-{}.svg", b.transport)
+}
+
+/// The backlog run's live heap and RSS over time, MiB.
+fn backlog_plot(path: &Path, b: &Backlog) -> anyhow::Result<()> {
+    const MIB: f64 = (1 << 20) as f64;
+    let seconds = b.readings.last().map_or(1.0, |r| r.seconds).max(1.0);
+    let highest = b
+        .readings
+        .iter()
+        .map(|r| r.rss_bytes.max(r.heap_bytes) as f64 / MIB)
+        .fold(1.0, f64::max);
+    let root = SVGBackend::new(path, (800, 450)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!(
+                "{}: memory of a slow consumer while {} messages wait",
+                b.transport, b.messages
+            ),
+            ("sans-serif", 16),
+        )
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..seconds, 0f64..highest * 1.2)?;
+    chart
+        .configure_mesh()
+        .x_desc("seconds since the first handled message")
+        .y_desc("MiB")
+        .draw()?;
+    let lines = [
+        (
+            "live heap",
+            EVBUS,
+            b.readings.iter().map(|r| r.heap_bytes).collect::<Vec<_>>(),
+        ),
+        ("RSS", RAW, b.readings.iter().map(|r| r.rss_bytes).collect()),
+    ];
+    for (name, color, values) in lines {
+        let points: Vec<(f64, f64)> = b
+            .readings
+            .iter()
+            .zip(values)
+            .map(|(r, v)| (r.seconds, v as f64 / MIB))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+            .label(name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()?;
+    root.present()?;
     Ok(())
 }
 

@@ -12,7 +12,9 @@ use crate::perf::{
     peers, plots,
     profile::Profile,
     scenarios::{
-        Figure, Kind, go_parity,
+        Figure, Kind,
+        backlog::{self, Backlog},
+        go_parity,
         partitioned::Scaling,
         resources::{HEAP_SLACK, Resources},
         sweep::{self, Point},
@@ -45,6 +47,8 @@ pub struct Run {
     pub peers: Vec<Figure>,
     /// evbus over K aggregates and handler times h.
     pub sweep: Vec<Point>,
+    /// A slow consumer's memory while a million messages wait.
+    pub backlogs: Vec<Backlog>,
 }
 
 /// One checked target.
@@ -129,6 +133,40 @@ fn sweep_rows(run: &Run) -> Vec<[String; 6]> {
     }
     rows
 }
+
+/// The rows of the backlog table, one per broker.
+fn backlog_rows(run: &Run) -> Vec<[String; 7]> {
+    run.backlogs
+        .iter()
+        .map(|b| {
+            let (middle, last) = b.thirds();
+            let rss = |r: Option<&backlog::Reading>| r.map_or(0, |r| r.rss_bytes);
+            [
+                b.transport.clone(),
+                b.messages.to_string(),
+                b.handled().to_string(),
+                mib(b.heap_before),
+                format!("{} / {} / {}", mib(b.peak_heap()), mib(middle), mib(last)),
+                format!(
+                    "{} / {}",
+                    mib(rss(b.readings.first())),
+                    mib(rss(b.readings.last()))
+                ),
+                if b.passes() { "yes" } else { "NO" }.into(),
+            ]
+        })
+        .collect()
+}
+
+const BACKLOG_HEADER: [&str; 7] = [
+    "transport",
+    "waiting",
+    "handled while sampled",
+    "heap before MiB",
+    "heap MiB peak / mean middle third / mean last third",
+    "RSS MiB first / last sample",
+    "bounded and flat",
+];
 
 const SWEEP_HEADER: [&str; 6] = [
     "transport",
@@ -448,6 +486,25 @@ pub fn targets(run: &Run) -> Vec<Target> {
             ),
         });
     }
+    for b in &run.backlogs {
+        let (middle, last) = b.thirds();
+        targets.push(Target {
+            what: format!(
+                "{} memory while {} messages wait for a slow consumer: bounded and flat",
+                b.transport, b.messages
+            ),
+            met: b.passes(),
+            detail: format!(
+                "live heap peak {} MiB (bound {}), mean {} MiB in the middle third and {} MiB \
+                 in the last; {} handled",
+                mib(b.peak_heap()),
+                backlog::HEAP_BOUND >> 20,
+                mib(middle),
+                mib(last),
+                b.handled()
+            ),
+        });
+    }
     for f in &run.peers {
         let ratio = f.ratio();
         let bar = peers::bar(&f.baseline);
@@ -589,6 +646,15 @@ pub fn print_table(run: &Run) {
     if !sweep.is_empty() {
         println!("sweep (evbus e2e ordered over K aggregates and handler time h):");
         println!("{}", text_table(SWEEP_HEADER, &sweep));
+    }
+    let backlogs = backlog_rows(run);
+    if !backlogs.is_empty() {
+        println!(
+            "backlog (a slow consumer, h = {} ms, while {} messages wait; child process):",
+            backlog::HANDLER.as_millis(),
+            backlog::MESSAGES
+        );
+        println!("{}", text_table(BACKLOG_HEADER, &backlogs));
     }
     let resources = resource_rows(run);
     if !resources.is_empty() {
@@ -734,6 +800,28 @@ pub fn markdown(run: &Run, plot_dir: &str) -> String {
             sweep::RUNS
         );
         md.push_str(&markdown_table(SWEEP_HEADER, &sweep));
+    }
+    let backlogs = backlog_rows(run);
+    if !backlogs.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n### Backlog: memory while {} messages wait for a slow consumer\n\n\
+             The run publishes {} envelopes over {} aggregates with evbus, then a child \
+             process subscribes with a handler that waits {} ms per message and samples its \
+             live heap (counting allocator; librdkafka's own C heap is not in it), RSS and \
+             handled count every {} ms for {} s from its first handled message. Bounded: \
+             peak live heap <= {} MiB; flat: the last third's mean within {} MiB of the \
+             middle third's.\n",
+            backlog::MESSAGES,
+            backlog::MESSAGES,
+            backlog::AGGREGATES,
+            backlog::HANDLER.as_millis(),
+            backlog::SAMPLE_EVERY.as_millis(),
+            backlog::SECONDS,
+            backlog::HEAP_BOUND >> 20,
+            backlog::FLAT_SLACK >> 20
+        );
+        md.push_str(&markdown_table(BACKLOG_HEADER, &backlogs));
     }
     let resources = resource_rows(run);
     if !resources.is_empty() {

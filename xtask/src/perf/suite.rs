@@ -15,7 +15,7 @@ use crate::perf::{
     profile::{self, Profile},
     report,
     scenarios::{
-        Ctx, Figure, Pair, Sizes, e2e_ordered, go_parity, latency, partitioned, publish,
+        Ctx, Figure, Pair, Sizes, backlog, e2e_ordered, go_parity, latency, partitioned, publish,
         resources::{self, ChildSpec},
         sweep,
     },
@@ -32,6 +32,9 @@ const QUICK_RUNS: usize = 3;
 pub fn main(args: Args) -> anyhow::Result<()> {
     if let Some(spec) = &args.child {
         return resources::child(spec);
+    }
+    if let Some(spec) = &args.backlog_child {
+        return backlog::child(spec);
     }
     crate::cmd::block_on(run(args))?
 }
@@ -90,7 +93,10 @@ fn planned_runs(transport: &str, scenarios: &[ScenarioName], sizes: &Sizes, runs
             ScenarioName::E2eOrdered => sizes.e2e_variants.len(),
             ScenarioName::Latency => sizes.latency_rates.len(),
             ScenarioName::GoSdkParity => sizes.parity_messages.len(),
-            ScenarioName::Resources | ScenarioName::Partitioned | ScenarioName::Sweep => 0,
+            ScenarioName::Resources
+            | ScenarioName::Partitioned
+            | ScenarioName::Sweep
+            | ScenarioName::Backlog => 0,
             ScenarioName::Peers => match transport {
                 "nats" | "kafka" => peers::FIGURES,
                 _ => 0,
@@ -108,7 +114,9 @@ fn planned_runs(transport: &str, scenarios: &[ScenarioName], sizes: &Sizes, runs
     } else {
         0
     };
-    (figures * runs * 2 + partitioned * runs + sweep) as u64
+    // One child per broker.
+    let backlog = usize::from(transport != "memory" && scenarios.contains(&ScenarioName::Backlog));
+    (figures * runs * 2 + partitioned * runs + sweep + backlog) as u64
 }
 
 async fn suites<B: Side>(
@@ -128,7 +136,8 @@ async fn suites<B: Side>(
             ScenarioName::Ceiling
             | ScenarioName::Resources
             | ScenarioName::Partitioned
-            | ScenarioName::Sweep => {}
+            | ScenarioName::Sweep
+            | ScenarioName::Backlog => {}
             // Each peer on its broker: run by the transports.
             ScenarioName::Peers => {}
         }
@@ -243,6 +252,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut scaling = Vec::new();
     let mut peer_figures = Vec::new();
     let mut sweep_points = Vec::new();
+    let mut backlogs = Vec::new();
+    let want_backlog = scenarios.contains(&ScenarioName::Backlog);
     let want_resources = scenarios.contains(&ScenarioName::Resources);
     let want_sweep = scenarios.contains(&ScenarioName::Sweep);
     for &transport in &transports {
@@ -312,6 +323,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 if want_sweep {
                     sweep_points.extend(sweep::run(&ctx, transport, &evbus, sizes.e2e).await?);
                 }
+                if want_backlog {
+                    backlogs.push(backlog::run(&ctx, transport, &evbus).await?);
+                }
                 if want_resources {
                     // The children need the server: run them while it is up.
                     resources.extend(measure_resources(&bar, transport, &evbus, &sizes).await?);
@@ -353,6 +367,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 if want_sweep {
                     sweep_points.extend(sweep::run(&ctx, transport, &evbus, sizes.e2e).await?);
                 }
+                if want_backlog {
+                    backlogs.push(backlog::run(&ctx, transport, &evbus).await?);
+                }
                 if want_resources {
                     // The children need the broker: run them while it is up.
                     resources.extend(measure_resources(&bar, transport, &evbus, &sizes).await?);
@@ -381,6 +398,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         profiles,
         peers: peer_figures,
         sweep: sweep_points,
+        backlogs,
     };
     report::print_table(&run);
     let written = report::write(&run)?;
