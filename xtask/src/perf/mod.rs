@@ -15,6 +15,8 @@ mod baselines;
 #[cfg(feature = "perf")]
 mod ceiling;
 #[cfg(feature = "perf")]
+mod child;
+#[cfg(feature = "perf")]
 mod peers;
 #[cfg(feature = "perf")]
 mod plots;
@@ -39,10 +41,10 @@ mod workload;
 
 pub use cli::Args;
 
-/// Runs the suites (a resources child process always runs here).
+/// Runs the suites (a measuring child process always runs here).
 pub fn run(args: Args) -> anyhow::Result<()> {
     #[cfg(feature = "perf")]
-    if !cfg!(debug_assertions) || args.child.is_some() {
+    if !cfg!(debug_assertions) || args.child.is_some() || args.backlog_child.is_some() {
         return suite::main(args);
     }
     relaunch(args)

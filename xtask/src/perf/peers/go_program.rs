@@ -58,8 +58,29 @@ pub struct Program {
     pub binary: &'static str,
     /// The peer's name in the report and in messages.
     pub name: &'static str,
-    /// What the report says about its settings on a broker.
-    pub settings: fn(Broker) -> String,
+    /// What the report says of it on every broker.
+    pub about: &'static str,
+    /// What the report says of its NATS setup.
+    pub nats: &'static str,
+    /// What the report says of its Kafka setup.
+    pub kafka: &'static str,
+}
+
+impl Program {
+    /// What the report says about this peer on `broker`.
+    pub fn settings(&self, broker: Broker) -> String {
+        let how = match broker {
+            Broker::Nats => self.nats,
+            Broker::Kafka => self.kafka,
+        };
+        format!(
+            "{}, Go program interop/go/peers/{} as a child process on the shared harness \
+             (interop/go/peers/harness), timed and CPU-measured by itself, the order check \
+             the Rust side's, in Go (first deliveries per aggregate must come in version \
+             order): {how}",
+            self.about, self.folder
+        )
+    }
 }
 
 /// The program, ready to run on one broker with one work's envelopes.

@@ -6,7 +6,7 @@
 //!
 //! [`go_program`]: super::go_program
 
-use super::go_program::{Broker, Program};
+use super::go_program::Program;
 
 /// The peer's name in the report.
 pub const NAME: &str = "Go SDK jxt-core 1.7.5";
@@ -16,27 +16,20 @@ pub static PROGRAM: Program = Program {
     folder: "gosdk",
     binary: "gosdk-peer",
     name: NAME,
-    settings,
+    about: ABOUT,
+    nats: NATS_SETTINGS,
+    kafka: KAFKA_SETTINGS,
 };
 
-/// What the report says about this peer on `broker`.
-pub fn settings(broker: Broker) -> String {
-    let how = match broker {
-        Broker::Nats => NATS_SETTINGS,
-        Broker::Kafka => KAFKA_SETTINGS,
-    };
-    format!(
-        "jxt-core v1.7.5 sdk/pkg/eventbus (source vendored unmodified; nats.go v1.45.0, \
-         IBM/sarama v1.46.0), Go program interop/go/peers/gosdk as a child process, timed and \
-         CPU-measured by itself; bus built with the SDK's factory and its defaults; envelopes \
-         decoded into the SDK's Envelope before the timing, published with PublishEnvelope \
-         (validate, encode, async publish: it returns before the broker's ack) from \
-         min(window, K) goroutines, each aggregate on one goroutine in version order, and \
-         handled through SubscribeEnvelope (its 256-actor pool keyed by aggregate id) by the \
-         order check; {how}; v1.7.5 logs through zap's example logger (debug level, JSON) \
-         with up to three lines per handled message, kept as shipped and written to a file"
-    )
-}
+/// What the report says of it on both brokers.
+const ABOUT: &str = "jxt-core v1.7.5 sdk/pkg/eventbus (source vendored unmodified; nats.go \
+    v1.45.0, IBM/sarama v1.46.0); bus built with the SDK's factory and its defaults; envelopes \
+    decoded into the SDK's Envelope before the timing, published with PublishEnvelope \
+    (validate, encode, async publish: it returns before the broker's ack) from min(window, K) \
+    goroutines, each aggregate on one goroutine in version order, and handled through \
+    SubscribeEnvelope (its 256-actor pool keyed by aggregate id) by the order check; v1.7.5 \
+    logs through zap's example logger (debug level, JSON) with up to three lines per handled \
+    message, kept as shipped and written to a file";
 
 /// The NATS bus as the program sets it up.
 const NATS_SETTINGS: &str = "NATS: JetStream on evbus's stream (found by subject and named \

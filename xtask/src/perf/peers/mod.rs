@@ -92,7 +92,7 @@ pub async fn nats(
         measured.push(Measured {
             figure: figure(ctx, "nats", evbus, program.name, &work, || go.once(&work)).await?,
             name: program.name,
-            settings: (program.settings)(Broker::Nats),
+            settings: program.settings(Broker::Nats),
         });
     }
     Ok(measured)
@@ -132,7 +132,7 @@ pub async fn kafka(
         measured.push(Measured {
             figure: figure(ctx, "kafka", evbus, program.name, &work, || go.once(&work)).await?,
             name: program.name,
-            settings: (program.settings)(Broker::Kafka),
+            settings: program.settings(Broker::Kafka),
         });
     }
     Ok(measured)

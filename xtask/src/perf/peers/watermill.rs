@@ -3,11 +3,12 @@
 //!
 //! [`go_program`]: super::go_program
 
-use super::go_program::{Broker, Program};
+use super::go_program::Program;
 
-/// The module versions measured (the pins of its `go.mod`).
-pub const VERSIONS: &str =
-    "watermill v1.5.1, watermill-nats/v2 v2.1.3, watermill-kafka/v3 v3.0.6 (Sarama)";
+/// The module versions measured (the pins of its `go.mod`) and what the
+/// program does before the timing.
+const ABOUT: &str = "watermill v1.5.1, watermill-nats/v2 v2.1.3, watermill-kafka/v3 v3.0.6 \
+    (Sarama); each envelope made a Watermill message before the timing";
 
 /// The peer's name in the report.
 pub const NAME: &str = "Watermill 1.5 (Go)";
@@ -17,21 +18,10 @@ pub static PROGRAM: Program = Program {
     folder: "watermill",
     binary: "watermill-peer",
     name: NAME,
-    settings,
+    about: ABOUT,
+    nats: NATS_SETTINGS,
+    kafka: KAFKA_SETTINGS,
 };
-
-/// What the report says about this peer on `broker`.
-pub fn settings(broker: Broker) -> String {
-    let how = match broker {
-        Broker::Nats => NATS_SETTINGS,
-        Broker::Kafka => KAFKA_SETTINGS,
-    };
-    format!(
-        "{VERSIONS}, Go program interop/go/peers/watermill as a child process (messages made \
-         before the timing), timed and CPU-measured by itself: {how}; the order check is the \
-         Rust side's, in Go (first deliveries per aggregate must come in version order)"
-    )
-}
 
 /// The NATS subscriber and publisher as the program sets them up.
 const NATS_SETTINGS: &str = "watermill-nats pkg/nats (its production package) on evbus's \

@@ -8,7 +8,6 @@
 //! the in-memory transport's backlog lives in the publishing process.
 
 use std::{
-    process::{Command, Stdio},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -21,7 +20,7 @@ use evbus::{BusConfig, EventBus};
 use serde::{Deserialize, Serialize};
 
 use crate::perf::{
-    alloc, probe,
+    alloc, child, probe,
     scenarios::Ctx,
     setup::{fresh_group, fresh_topics},
     side::{Evbus, PublishMode, Run, Side, publish_all},
@@ -142,36 +141,9 @@ pub async fn run(ctx: &Ctx, transport: &str, evbus: &Evbus) -> anyhow::Result<Ba
 }
 
 fn run_child(spec: &ChildSpec) -> anyhow::Result<Backlog> {
-    let mut child = Command::new(std::env::current_exe()?)
-        .args(["perf", "--backlog-child", &serde_json::to_string(spec)?])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("starting the backlog child")?;
-    let deadline = Instant::now() + CHILD_TIMEOUT;
-    while child.try_wait()?.is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!(
-                "the {} backlog child did not finish within {CHILD_TIMEOUT:?}",
-                spec.transport
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let output = child.wait_with_output()?;
-    if !output.status.success() {
-        bail!(
-            "the {} backlog child failed with {}",
-            spec.transport,
-            output.status
-        );
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(line)
-        .with_context(|| format!("reading the backlog child's report: {line}"))
+    let child = child::spawn("--backlog-child", spec)?;
+    let what = format!("the {} backlog child", spec.transport);
+    child::report(child, Instant::now() + CHILD_TIMEOUT, &what)
 }
 
 /// The child process: a slow consumer of the spec's topic, sampled.

@@ -5,7 +5,6 @@
 //! `IDLE`, once tokio's idle blocking threads have timed out (10 s).
 
 use std::{
-    process::{Command, Stdio},
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -13,12 +12,12 @@ use std::{
     time::Duration,
 };
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use evbus::BusConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::perf::{
-    alloc, probe,
+    alloc, child, probe,
     scenarios::e2e_ordered,
     setup::fresh_topics,
     side::{Evbus, PublishMode, Run, Side, publish_all},
@@ -189,49 +188,22 @@ pub fn child(spec: &str) -> anyhow::Result<()> {
 /// Runs every spec in a child process of its own, all at once (readings
 /// are per process; nothing here is timed), and collects the reports.
 pub fn run_children(specs: &[ChildSpec]) -> anyhow::Result<Vec<Resources>> {
-    let exe = std::env::current_exe()?;
-    let mut children = Vec::new();
-    for spec in specs {
-        let child = Command::new(&exe)
-            .args(["perf", "--child", &serde_json::to_string(spec)?])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("starting a resources child")?;
-        children.push((spec, child));
-    }
-    let mut reports = Vec::new();
+    let children = specs
+        .iter()
+        .map(|spec| child::spawn("--child", spec))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let deadline = std::time::Instant::now() + CHILD_TIMEOUT;
-    for (spec, mut child) in children {
-        while child.try_wait()?.is_none() {
-            if std::time::Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                bail!(
-                    "resources child for {} {} did not finish within {CHILD_TIMEOUT:?}",
-                    spec.transport,
-                    spec.scenario
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let output = child.wait_with_output()?;
-        if !output.status.success() {
-            bail!(
-                "resources child for {} {} failed with {}",
-                spec.transport,
-                spec.scenario,
-                output.status
+    specs
+        .iter()
+        .zip(children)
+        .map(|(spec, running)| {
+            let what = format!(
+                "the resources child for {} {}",
+                spec.transport, spec.scenario
             );
-        }
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let line = stdout.lines().last().unwrap_or_default();
-        reports.push(
-            serde_json::from_str(line)
-                .with_context(|| format!("reading the child's report: {line}"))?,
-        );
-    }
-    Ok(reports)
+            child::report(running, deadline, &what)
+        })
+        .collect()
 }
 
 #[cfg(test)]
