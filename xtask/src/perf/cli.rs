@@ -41,6 +41,10 @@ pub enum ScenarioName {
     /// evbus beside the peers (ruststream's keyed lanes) on the same broker:
     /// e2e ordered JSON envelopes, K = 1,000, h = 0 (NATS and Kafka).
     Peers,
+    /// Heap allocations per message (calls and bytes) of evbus and the raw
+    /// client, publish async and end to end, on a current-thread runtime
+    /// (the function callgrind is pointed at for instructions per message).
+    Allocs,
 }
 
 impl fmt::Display for ScenarioName {
@@ -94,6 +98,7 @@ impl Args {
                 ScenarioName::Ceiling,
                 ScenarioName::Resources,
                 ScenarioName::Peers,
+                ScenarioName::Allocs,
             ];
         }
         scenarios.sort();

@@ -15,7 +15,7 @@ use crate::perf::{
     profile::{self, Profile},
     report,
     scenarios::{
-        Ctx, Figure, Pair, Sizes, e2e_ordered, go_parity, latency, partitioned, publish,
+        Ctx, Figure, Pair, Sizes, allocs, e2e_ordered, go_parity, latency, partitioned, publish,
         resources::{self, ChildSpec},
     },
     setup::{self, Kafka, Nats},
@@ -89,7 +89,7 @@ fn planned_runs(transport: &str, scenarios: &[ScenarioName], sizes: &Sizes, runs
             ScenarioName::E2eOrdered => sizes.e2e_variants.len(),
             ScenarioName::Latency => sizes.latency_rates.len(),
             ScenarioName::GoSdkParity => sizes.parity_messages.len(),
-            ScenarioName::Resources | ScenarioName::Partitioned => 0,
+            ScenarioName::Resources | ScenarioName::Partitioned | ScenarioName::Allocs => 0,
             ScenarioName::Peers => match transport {
                 "nats" | "kafka" => peers::FIGURES,
                 _ => 0,
@@ -119,7 +119,10 @@ async fn suites<B: Side>(
             ScenarioName::GoSdkParity => figures.extend(go_parity::run(ctx, pair).await?),
             // Not a comparison with a raw client: run by the transports
             // that have a bench tool, or partitioned groups.
-            ScenarioName::Ceiling | ScenarioName::Resources | ScenarioName::Partitioned => {}
+            ScenarioName::Ceiling
+            | ScenarioName::Resources
+            | ScenarioName::Partitioned
+            | ScenarioName::Allocs => {}
             // Each peer on its broker: run by the transports.
             ScenarioName::Peers => {}
         }
@@ -233,6 +236,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut ceilings = Vec::new();
     let mut scaling = Vec::new();
     let mut peer_figures = Vec::new();
+    let mut allocations = Vec::new();
+    let want_allocs = scenarios.contains(&ScenarioName::Allocs);
     let want_resources = scenarios.contains(&ScenarioName::Resources);
     for &transport in &transports {
         let sizes = sizes(transport, args.quick);
@@ -250,6 +255,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     sizes: sizes.clone(),
                 };
                 figures.extend(suites(&ctx, &pair, &scenarios).await?);
+                if want_allocs {
+                    bar.set_message(format!("{transport} allocs"));
+                    allocations.extend(allocs::run(&pair)?);
+                }
                 settings.push((transport, pair.raw_name, pair.raw_settings));
                 if want_resources {
                     resources.extend(measure_resources(&bar, transport, &evbus, &sizes).await?);
@@ -276,6 +285,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 let measured = suites(&ctx, &pair, &scenarios).await?;
                 profiles.extend(profile_missed(&bar, &evbus, &measured).await?);
                 figures.extend(measured);
+                if want_allocs {
+                    bar.set_message(format!("{transport} allocs"));
+                    allocations.extend(allocs::run(&pair)?);
+                }
                 settings.push((transport, pair.raw_name, pair.raw_settings));
                 if scenarios.contains(&ScenarioName::Partitioned) {
                     scaling.push(
@@ -322,6 +335,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 let measured = suites(&ctx, &pair, &scenarios).await?;
                 profiles.extend(profile_missed(&bar, &evbus, &measured).await?);
                 figures.extend(measured);
+                if want_allocs {
+                    bar.set_message(format!("{transport} allocs"));
+                    allocations.extend(allocs::run(&pair)?);
+                }
                 settings.push((transport, pair.raw_name, pair.raw_settings));
                 if scenarios.contains(&ScenarioName::Ceiling) {
                     let tools = KafkaPerf::from_env(raw.config.bootstrap_servers.join(","))?;
@@ -360,6 +377,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         resources,
         profiles,
         peers: peer_figures,
+        allocations,
     };
     report::print_table(&run);
     let written = report::write(&run)?;
