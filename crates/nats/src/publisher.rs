@@ -228,8 +228,15 @@ impl Inner {
                 ),
             ));
         }
-        let headers = mapping::encode_headers(&message)?;
-        let on_wire = mapping::nats_size(headers.as_ref(), message.payload.len());
+        let (partition, subject) = self.topics.route(topic, message.key.as_deref());
+        let OutgoingMessage {
+            key,
+            headers,
+            payload,
+            dedup_id,
+        } = message;
+        let headers = mapping::encode_headers(headers, key, dedup_id)?;
+        let on_wire = mapping::nats_size(headers.as_ref(), payload.len());
         if on_wire > self.client.max_payload() {
             return Err(error::on_topic(
                 ErrorKind::TooLarge,
@@ -241,10 +248,9 @@ impl Inner {
                 ),
             ));
         }
-        let (partition, subject) = self.topics.route(topic, message.key.as_deref());
         Ok(Prepared {
             headers,
-            payload: message.payload,
+            payload,
             partition,
             subject,
         })
