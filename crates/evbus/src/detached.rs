@@ -24,7 +24,7 @@ use crate::{
 enum Command {
     // The origin is boxed: it is there only with results on, and the
     // queue holds many commands.
-    Publish(String, OutgoingMessage, Option<Box<Origin>>),
+    Publish(Arc<str>, OutgoingMessage, Option<Box<Origin>>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -33,11 +33,14 @@ pub(crate) struct Detached {
     queue: Mutex<Option<mpsc::Sender<Command>>>,
     task: Mutex<Option<JoinHandle<()>>>,
     results: Option<Arc<ResultHub>>,
+    /// The topic of the last queued message: a publisher mostly stays on
+    /// one topic, so its name is shared instead of copied per message.
+    last_topic: Mutex<Option<Arc<str>>>,
 }
 
 /// One topic's share of a drained batch, in queue order.
 struct Group {
-    topic: String,
+    topic: Arc<str>,
     messages: Vec<OutgoingMessage>,
     origins: Vec<Option<Box<Origin>>>,
 }
@@ -61,6 +64,7 @@ impl Detached {
             queue: Mutex::new(Some(queue)),
             task: Mutex::new(Some(task)),
             results,
+            last_topic: Mutex::new(None),
         }
     }
 
@@ -79,9 +83,17 @@ impl Detached {
     ) -> Result<(), BusError> {
         let queue = self.queue.lock().clone().ok_or_else(BusError::closed)?;
         queue
-            .send(Command::Publish(topic.to_owned(), message, origin))
+            .send(Command::Publish(self.shared_topic(topic), message, origin))
             .await
             .map_err(|_| BusError::closed())
+    }
+
+    fn shared_topic(&self, topic: &str) -> Arc<str> {
+        let mut last = self.last_topic.lock();
+        match &*last {
+            Some(shared) if **shared == *topic => shared.clone(),
+            _ => last.insert(Arc::from(topic)).clone(),
+        }
     }
 
     /// Messages queued and not yet taken by the sending task.
