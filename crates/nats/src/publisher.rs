@@ -96,6 +96,7 @@ impl Drop for Counted<'_> {
 impl Inner {
     pub(crate) async fn publish(&self, topic: &str, message: OutgoingMessage) -> Result<Receipt> {
         self.ensure_open()?;
+        self.validate_topic(topic, TopicUse::Publish)?;
         let prepared = self.prepare(topic, message)?;
         let _gate = self.publish_gate.read().await;
         self.ensure_open()?;
@@ -123,6 +124,14 @@ impl Inner {
             return messages
                 .iter()
                 .map(|_| Err(TransportError::closed(crate::NAME, "the transport")))
+                .collect();
+        }
+        // Checked once for the whole batch: every message has the same topic.
+        if self.validate_topic(topic, TopicUse::Publish).is_err() {
+            return messages
+                .iter()
+                .filter_map(|_| self.validate_topic(topic, TopicUse::Publish).err())
+                .map(Err)
                 .collect();
         }
         let _gate = self.publish_gate.read().await;
@@ -213,8 +222,9 @@ impl Inner {
         }
     }
 
+    /// Checks the size and encodes the headers of a message to a topic the
+    /// caller validated.
     fn prepare(&self, topic: &str, message: OutgoingMessage) -> Result<Prepared> {
-        self.validate_topic(topic, TopicUse::Publish)?;
         let max = self.max_message_bytes();
         let size = message.wire_size();
         if size > max {
