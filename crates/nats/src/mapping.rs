@@ -245,14 +245,18 @@ pub(crate) fn decode_headers(map: Option<&HeaderMap>) -> (Option<String>, Header
     let Some(map) = map else {
         return (None, Vec::new());
     };
-    let key = map.get(KEY_HEADER).map(|v| v.as_str().to_owned());
+    // Looked up by the names built once: `get` with a `&str` copies the
+    // name into a new `HeaderName` first.
+    let key = map.get(KEY_NAME.clone()).map(|v| v.as_str().to_owned());
     let mut headers = Vec::new();
-    match map.get(ORDER_HEADER) {
+    match map.get(ORDER_NAME.clone()) {
         Some(order) => {
+            let names = || order.as_str().split(' ').filter(|n| !n.is_empty());
+            headers.reserve_exact(names().count());
             // The n-th occurrence of a name in the list takes that name's
             // n-th value: repeated names keep their relative order.
             let mut taken: Vec<(&str, usize)> = Vec::new();
-            for name in order.as_str().split(' ').filter(|n| !n.is_empty()) {
+            for name in names() {
                 let nth = match taken.iter_mut().find(|(n, _)| *n == name) {
                     Some((_, count)) => {
                         *count += 1;
@@ -263,7 +267,13 @@ pub(crate) fn decode_headers(map: Option<&HeaderMap>) -> (Option<String>, Header
                         0
                     }
                 };
-                if let Some(value) = map.get_all(name).nth(nth) {
+                // Found by comparing names, for the same reason as above:
+                // the map holds a handful of names.
+                let values = map
+                    .iter()
+                    .find(|(n, _)| AsRef::<str>::as_ref(*n) == name)
+                    .map(|(_, values)| values);
+                if let Some(value) = values.and_then(|values| values.get(nth)) {
                     headers.push((name.to_owned(), value.as_str().to_owned()));
                 }
             }
