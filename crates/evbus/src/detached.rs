@@ -33,8 +33,7 @@ pub(crate) struct Detached {
     queue: Mutex<Option<mpsc::Sender<Command>>>,
     task: Mutex<Option<JoinHandle<()>>>,
     results: Option<Arc<ResultHub>>,
-    /// The topic of the last queued message: a publisher mostly stays on
-    /// one topic, so its name is shared instead of copied per message.
+    /// The last topic [`topic`](Self::topic) checked.
     last_topic: Mutex<Option<Arc<str>>>,
 }
 
@@ -73,27 +72,39 @@ impl Detached {
         self.results.as_ref()
     }
 
-    /// Queues a message, waiting while the queue is full. `origin` is given
-    /// when results are on.
-    pub(crate) async fn send(
+    /// `topic` checked by `validate` and shared: a publisher mostly stays on
+    /// one topic, so the name is neither checked nor copied again while the
+    /// topic stays the same (a topic's validity does not change).
+    pub(crate) fn topic<E>(
         &self,
         topic: &str,
+        validate: impl FnOnce(&str) -> Result<(), E>,
+    ) -> Result<Arc<str>, E> {
+        if let Some(shared) = &*self.last_topic.lock()
+            && **shared == *topic
+        {
+            return Ok(shared.clone());
+        }
+        // Checked without the lock held: the check is the transport's.
+        validate(topic)?;
+        let shared: Arc<str> = Arc::from(topic);
+        *self.last_topic.lock() = Some(shared.clone());
+        Ok(shared)
+    }
+
+    /// Queues a message to a topic from [`topic`](Self::topic), waiting while
+    /// the queue is full. `origin` is given when results are on.
+    pub(crate) async fn send(
+        &self,
+        topic: Arc<str>,
         message: OutgoingMessage,
         origin: Option<Box<Origin>>,
     ) -> Result<(), BusError> {
         let queue = self.queue.lock().clone().ok_or_else(BusError::closed)?;
         queue
-            .send(Command::Publish(self.shared_topic(topic), message, origin))
+            .send(Command::Publish(topic, message, origin))
             .await
             .map_err(|_| BusError::closed())
-    }
-
-    fn shared_topic(&self, topic: &str) -> Arc<str> {
-        let mut last = self.last_topic.lock();
-        match &*last {
-            Some(shared) if **shared == *topic => shared.clone(),
-            _ => last.insert(Arc::from(topic)).clone(),
-        }
     }
 
     /// Messages queued and not yet taken by the sending task.
