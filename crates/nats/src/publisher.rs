@@ -12,7 +12,7 @@
 use std::sync::atomic::Ordering;
 
 use async_nats::{
-    HeaderMap,
+    HeaderMap, Subject,
     jetstream::context::{PublishAckFuture, PublishErrorKind},
 };
 use bytes::Bytes;
@@ -30,7 +30,7 @@ struct Prepared {
     payload: Bytes,
     /// The partition and its subject (the topic itself when unpartitioned).
     partition: u32,
-    subject: String,
+    subject: Subject,
 }
 
 /// A JetStream publish that was sent and awaits its ack.
