@@ -24,9 +24,10 @@ use crate::perf::{
     workload::{Sink, Work},
 };
 
-/// Messages per measurement: large enough that one-time costs (amortised
-/// growth of queues and maps, the first message of each aggregate's pool
-/// entry aside) round away, small enough for callgrind (about 50x slower).
+/// Messages per measurement: large enough that one-time costs (a queue or
+/// map growing) round away, small enough for callgrind (about 50x slower).
+/// The first message of each aggregate is part of the work, as in the
+/// timed suites.
 pub const MESSAGES: u64 = 10_000;
 /// Aggregates the messages are spread over (as the publish and e2e suites).
 const AGGREGATES: u64 = 1_000;
