@@ -525,9 +525,11 @@ impl EventBus {
     /// [`register_tenant`](Self::register_tenant)).
     pub async fn publish_detached(&self, topic: &str, envelope: &Envelope) -> Result<()> {
         self.ensure_not_closed()?;
-        self.inner
-            .transport
-            .validate_topic(topic, TopicUse::Publish)?;
+        let detached = &self.inner.detached;
+        let transport = &self.inner.transport;
+        let queued_topic = detached.topic(topic, |topic| {
+            transport.validate_topic(topic, TopicUse::Publish)
+        })?;
         let mut message = self.encode(envelope)?;
         // Taken before queueing: the caller waits, as for a full queue.
         if let Some(limiter) = &self.inner.limiter {
@@ -537,9 +539,8 @@ impl EventBus {
         // The span covers the enqueue; the send happens later, in a batch.
         let system = self.inner.transport.name();
         tracing_otel::publish_span(system, topic, std::slice::from_mut(&mut message));
-        let detached = &self.inner.detached;
         let origin = detached.results().map(|_| Box::new(Origin::of(envelope)));
-        detached.send(topic, message, origin).await
+        detached.send(queued_topic, message, origin).await
     }
 
     /// Waits until every detached publish queued before the call was sent

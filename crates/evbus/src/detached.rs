@@ -24,7 +24,7 @@ use crate::{
 enum Command {
     // The origin is boxed: it is there only with results on, and the
     // queue holds many commands.
-    Publish(String, OutgoingMessage, Option<Box<Origin>>),
+    Publish(Arc<str>, OutgoingMessage, Option<Box<Origin>>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -33,11 +33,13 @@ pub(crate) struct Detached {
     queue: Mutex<Option<mpsc::Sender<Command>>>,
     task: Mutex<Option<JoinHandle<()>>>,
     results: Option<Arc<ResultHub>>,
+    /// The last topic [`topic`](Self::topic) checked.
+    last_topic: Mutex<Option<Arc<str>>>,
 }
 
 /// One topic's share of a drained batch, in queue order.
 struct Group {
-    topic: String,
+    topic: Arc<str>,
     messages: Vec<OutgoingMessage>,
     origins: Vec<Option<Box<Origin>>>,
 }
@@ -61,6 +63,7 @@ impl Detached {
             queue: Mutex::new(Some(queue)),
             task: Mutex::new(Some(task)),
             results,
+            last_topic: Mutex::new(None),
         }
     }
 
@@ -69,17 +72,37 @@ impl Detached {
         self.results.as_ref()
     }
 
-    /// Queues a message, waiting while the queue is full. `origin` is given
-    /// when results are on.
-    pub(crate) async fn send(
+    /// `topic` checked by `validate` and shared: a publisher mostly stays on
+    /// one topic, so the name is neither checked nor copied again while the
+    /// topic stays the same (a topic's validity does not change).
+    pub(crate) fn topic<E>(
         &self,
         topic: &str,
+        validate: impl FnOnce(&str) -> Result<(), E>,
+    ) -> Result<Arc<str>, E> {
+        if let Some(shared) = &*self.last_topic.lock()
+            && **shared == *topic
+        {
+            return Ok(shared.clone());
+        }
+        // Checked without the lock held: the check is the transport's.
+        validate(topic)?;
+        let shared: Arc<str> = Arc::from(topic);
+        *self.last_topic.lock() = Some(shared.clone());
+        Ok(shared)
+    }
+
+    /// Queues a message to a topic from [`topic`](Self::topic), waiting while
+    /// the queue is full. `origin` is given when results are on.
+    pub(crate) async fn send(
+        &self,
+        topic: Arc<str>,
         message: OutgoingMessage,
         origin: Option<Box<Origin>>,
     ) -> Result<(), BusError> {
         let queue = self.queue.lock().clone().ok_or_else(BusError::closed)?;
         queue
-            .send(Command::Publish(topic.to_owned(), message, origin))
+            .send(Command::Publish(topic, message, origin))
             .await
             .map_err(|_| BusError::closed())
     }

@@ -12,7 +12,7 @@
 use std::sync::atomic::Ordering;
 
 use async_nats::{
-    HeaderMap,
+    HeaderMap, Subject,
     jetstream::context::{PublishAckFuture, PublishErrorKind},
 };
 use bytes::Bytes;
@@ -30,7 +30,7 @@ struct Prepared {
     payload: Bytes,
     /// The partition and its subject (the topic itself when unpartitioned).
     partition: u32,
-    subject: String,
+    subject: Subject,
 }
 
 /// A JetStream publish that was sent and awaits its ack.
@@ -96,6 +96,7 @@ impl Drop for Counted<'_> {
 impl Inner {
     pub(crate) async fn publish(&self, topic: &str, message: OutgoingMessage) -> Result<Receipt> {
         self.ensure_open()?;
+        self.validate_topic(topic, TopicUse::Publish)?;
         let prepared = self.prepare(topic, message)?;
         let _gate = self.publish_gate.read().await;
         self.ensure_open()?;
@@ -123,6 +124,14 @@ impl Inner {
             return messages
                 .iter()
                 .map(|_| Err(TransportError::closed(crate::NAME, "the transport")))
+                .collect();
+        }
+        // Checked once for the whole batch: every message has the same topic.
+        if self.validate_topic(topic, TopicUse::Publish).is_err() {
+            return messages
+                .iter()
+                .filter_map(|_| self.validate_topic(topic, TopicUse::Publish).err())
+                .map(Err)
                 .collect();
         }
         let _gate = self.publish_gate.read().await;
@@ -213,8 +222,9 @@ impl Inner {
         }
     }
 
+    /// Checks the size and encodes the headers of a message to a topic the
+    /// caller validated.
     fn prepare(&self, topic: &str, message: OutgoingMessage) -> Result<Prepared> {
-        self.validate_topic(topic, TopicUse::Publish)?;
         let max = self.max_message_bytes();
         let size = message.wire_size();
         if size > max {
@@ -228,8 +238,15 @@ impl Inner {
                 ),
             ));
         }
-        let headers = mapping::encode_headers(&message)?;
-        let on_wire = mapping::nats_size(headers.as_ref(), message.payload.len());
+        let (partition, subject) = self.topics.route(topic, message.key.as_deref());
+        let OutgoingMessage {
+            key,
+            headers,
+            payload,
+            dedup_id,
+        } = message;
+        let headers = mapping::encode_headers(headers, key, dedup_id)?;
+        let on_wire = mapping::nats_size(headers.as_ref(), payload.len());
         if on_wire > self.client.max_payload() {
             return Err(error::on_topic(
                 ErrorKind::TooLarge,
@@ -241,10 +258,9 @@ impl Inner {
                 ),
             ));
         }
-        let (partition, subject) = self.topics.route(topic, message.key.as_deref());
         Ok(Prepared {
             headers,
-            payload: message.payload,
+            payload,
             partition,
             subject,
         })

@@ -3,8 +3,9 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use ahash::AHashMap;
+use async_nats::Subject;
 use evbus_topics::{Persistence, TopicOptions, key_partition};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use crate::mapping;
 
@@ -27,6 +28,10 @@ pub(crate) struct TopicModes {
     partitions: RwLock<AHashMap<String, u32>>,
     /// Spreads keyless messages over the partitions of a partitioned topic.
     keyless: AtomicU32,
+    /// The subject of the last publish to an unpartitioned topic: publishes
+    /// mostly go to one, and a shared `Subject` reaches the client without
+    /// being copied.
+    last_subject: Mutex<Option<Subject>>,
 }
 
 impl TopicModes {
@@ -36,6 +41,7 @@ impl TopicModes {
             modes: RwLock::new(AHashMap::new()),
             partitions: RwLock::new(AHashMap::new()),
             keyless: AtomicU32::new(0),
+            last_subject: Mutex::new(None),
         }
     }
 
@@ -57,16 +63,26 @@ impl TopicModes {
     /// The partition and subject a message of `key` is published on: the
     /// key's partition ([`key_partition`], as on Kafka), keyless messages
     /// round-robin.
-    pub(crate) fn route(&self, topic: &str, key: Option<&str>) -> (u32, String) {
+    pub(crate) fn route(&self, topic: &str, key: Option<&str>) -> (u32, Subject) {
         let partitions = self.partitions(topic);
+        if partitions == 1 {
+            return (0, self.topic_subject(topic));
+        }
         let partition = match key {
             Some(key) => key_partition(key.as_bytes(), partitions),
             None => self.keyless.fetch_add(1, Ordering::Relaxed) % partitions,
         };
-        (
-            partition,
-            mapping::partition_subject(topic, partitions, partition),
-        )
+        let subject = mapping::partition_subject(topic, partitions, partition);
+        (partition, subject.into())
+    }
+
+    /// The subject of an unpartitioned topic: the topic itself.
+    fn topic_subject(&self, topic: &str) -> Subject {
+        let mut last = self.last_subject.lock();
+        match &*last {
+            Some(subject) if subject.as_str() == topic => subject.clone(),
+            _ => last.insert(Subject::from(topic)).clone(),
+        }
     }
 
     pub(crate) fn mode(&self, topic: &str) -> Mode {

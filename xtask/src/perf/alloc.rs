@@ -1,6 +1,7 @@
 //! A counting global allocator: live and peak heap bytes, for the resources
-//! suite. Counting is off (one relaxed load per call) unless a resources
-//! child process turns it on, so the timed suites are not slowed by it.
+//! suite, and allocation calls and bytes, for the allocs suite. Counting is
+//! off (one relaxed load per call) unless a resources child process or the
+//! allocs suite turns it on, so the timed suites are not slowed by it.
 //!
 //! `unsafe` is allowed here only: implementing `GlobalAlloc` is an unsafe
 //! trait by definition, and each method just forwards to the system
@@ -15,6 +16,10 @@ use std::{
 static ENABLED: AtomicBool = AtomicBool::new(false);
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Calls of `alloc`, `alloc_zeroed` and `realloc`: each may reach malloc.
+static CALLS: AtomicUsize = AtomicUsize::new(0);
+/// Bytes asked for by those calls (a realloc counts its new size).
+static REQUESTED: AtomicUsize = AtomicUsize::new(0);
 
 /// The system allocator, counting bytes when enabled.
 pub struct Counting;
@@ -24,6 +29,8 @@ static GLOBAL: Counting = Counting;
 
 fn added(size: usize) {
     if ENABLED.load(Ordering::Relaxed) {
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        REQUESTED.fetch_add(size, Ordering::Relaxed);
         let live = LIVE.fetch_add(size, Ordering::Relaxed) + size;
         PEAK.fetch_max(live, Ordering::Relaxed);
     }
@@ -70,6 +77,37 @@ unsafe impl GlobalAlloc for Counting {
 /// Starts counting (live bytes count from here on).
 pub fn enable() {
     ENABLED.store(true, Ordering::SeqCst);
+}
+
+/// Stops counting (the allocs suite's measurement is over).
+pub fn disable() {
+    ENABLED.store(false, Ordering::SeqCst);
+}
+
+/// Allocation calls and bytes requested since counting began.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Allocations {
+    pub calls: u64,
+    pub bytes: u64,
+}
+
+impl std::ops::Sub for Allocations {
+    type Output = Self;
+
+    fn sub(self, before: Self) -> Self {
+        Self {
+            calls: self.calls - before.calls,
+            bytes: self.bytes - before.bytes,
+        }
+    }
+}
+
+/// The allocation counters now.
+pub fn allocations() -> Allocations {
+    Allocations {
+        calls: CALLS.load(Ordering::Relaxed) as u64,
+        bytes: REQUESTED.load(Ordering::Relaxed) as u64,
+    }
 }
 
 /// Live heap bytes allocated since counting began.

@@ -50,6 +50,10 @@ pub enum ScenarioName {
     /// Watermill) on the same broker:
     /// e2e ordered JSON envelopes, K = 1,000, h = 0 (NATS and Kafka).
     Peers,
+    /// Heap allocations per message (calls and bytes) of evbus and the raw
+    /// client, publish async and end to end, on a current-thread runtime
+    /// (the function callgrind is pointed at for instructions per message).
+    Allocs,
 }
 
 impl fmt::Display for ScenarioName {
@@ -95,7 +99,7 @@ pub struct Args {
 
 impl Args {
     /// The suites to run: those asked for, else all of them (a quick run
-    /// leaves out the long sweep); sorted.
+    /// leaves out the long sweep and backlog suites); sorted.
     pub fn scenarios(&self) -> Vec<ScenarioName> {
         let mut scenarios = self.scenario.clone();
         if scenarios.is_empty() {
@@ -108,6 +112,7 @@ impl Args {
                 ScenarioName::Ceiling,
                 ScenarioName::Resources,
                 ScenarioName::Peers,
+                ScenarioName::Allocs,
             ];
             if !self.quick {
                 scenarios.extend([ScenarioName::Sweep, ScenarioName::Backlog]);

@@ -13,6 +13,7 @@ use crate::perf::{
     profile::Profile,
     scenarios::{
         Figure, Kind,
+        allocs::{self, AllocFigure},
         backlog::{self, Backlog},
         go_parity,
         partitioned::Scaling,
@@ -49,6 +50,8 @@ pub struct Run {
     pub sweep: Vec<Point>,
     /// A slow consumer's memory while a million messages wait.
     pub backlogs: Vec<Backlog>,
+    /// Heap allocations per message, evbus beside the raw client.
+    pub allocations: Vec<AllocFigure>,
 }
 
 /// One checked target.
@@ -422,6 +425,33 @@ const RESOURCE_HEADER: [&str; 8] = [
     "leak check ok",
 ];
 
+fn allocation_rows(run: &Run) -> Vec<[String; 6]> {
+    run.allocations
+        .iter()
+        .map(|f| {
+            let (evbus_calls, raw_calls) = f.calls_per_message();
+            let (evbus_bytes, raw_bytes) = f.bytes_per_message();
+            [
+                f.transport.into(),
+                f.path.into(),
+                f.messages.to_string(),
+                format!("{evbus_calls:.2} / {raw_calls:.2}"),
+                format!("{:+.2}", evbus_calls - raw_calls),
+                format!("{evbus_bytes:.0} / {raw_bytes:.0}"),
+            ]
+        })
+        .collect()
+}
+
+const ALLOCATION_HEADER: [&str; 6] = [
+    "transport",
+    "path",
+    "msgs",
+    "allocations/msg evbus / baseline",
+    "evbus extra",
+    "bytes/msg evbus / baseline",
+];
+
 /// The issue's targets, checked against this run.
 pub fn targets(run: &Run) -> Vec<Target> {
     let mut targets = Vec::new();
@@ -661,6 +691,11 @@ pub fn print_table(run: &Run) {
         println!("resources (evbus, child process per scenario):");
         println!("{}", text_table(RESOURCE_HEADER, &resources));
     }
+    let allocations = allocation_rows(run);
+    if !allocations.is_empty() {
+        println!("allocations per message (counting allocator, current-thread runtime):");
+        println!("{}", text_table(ALLOCATION_HEADER, &allocations));
+    }
     println!("targets:");
     for t in targets(run) {
         println!(
@@ -827,6 +862,21 @@ pub fn markdown(run: &Run, plot_dir: &str) -> String {
     if !resources.is_empty() {
         md.push_str("\n### Resources (evbus; one child process per scenario; after = 10.5 s after close)\n\n");
         md.push_str(&markdown_table(RESOURCE_HEADER, &resources));
+    }
+    let allocations = allocation_rows(run);
+    if !allocations.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n### Allocations per message\n\n\
+             Calls of the global allocator (alloc, alloc_zeroed, realloc) and bytes requested, \
+             over {} messages published async on a current-thread runtime (each side alone, \
+             the baseline being the raw client), so the counts do not depend on the \
+             machine's load. The consume path's share is the e2e row less the publish row. \
+             Rust's allocations only (not librdkafka's C heap). Paths measured: {}.\n",
+            allocs::MESSAGES,
+            allocs::PATHS.join(", ")
+        );
+        md.push_str(&markdown_table(ALLOCATION_HEADER, &allocations));
     }
     md.push_str("\n### Targets\n\n");
     for t in targets(run) {

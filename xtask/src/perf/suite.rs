@@ -15,7 +15,8 @@ use crate::perf::{
     profile::{self, Profile},
     report,
     scenarios::{
-        Ctx, Figure, Pair, Sizes, backlog, e2e_ordered, go_parity, latency, partitioned, publish,
+        Ctx, Figure, Pair, Sizes, allocs, backlog, e2e_ordered, go_parity, latency, partitioned,
+        publish,
         resources::{self, ChildSpec},
         sweep,
     },
@@ -96,7 +97,8 @@ fn planned_runs(transport: &str, scenarios: &[ScenarioName], sizes: &Sizes, runs
             ScenarioName::Resources
             | ScenarioName::Partitioned
             | ScenarioName::Sweep
-            | ScenarioName::Backlog => 0,
+            | ScenarioName::Backlog
+            | ScenarioName::Allocs => 0,
             ScenarioName::Peers => match transport {
                 "nats" | "kafka" => peers::FIGURES,
                 _ => 0,
@@ -137,7 +139,8 @@ async fn suites<B: Side>(
             | ScenarioName::Resources
             | ScenarioName::Partitioned
             | ScenarioName::Sweep
-            | ScenarioName::Backlog => {}
+            | ScenarioName::Backlog
+            | ScenarioName::Allocs => {}
             // Each peer on its broker: run by the transports.
             ScenarioName::Peers => {}
         }
@@ -254,6 +257,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut sweep_points = Vec::new();
     let mut backlogs = Vec::new();
     let want_backlog = scenarios.contains(&ScenarioName::Backlog);
+    let mut allocations = Vec::new();
+    let want_allocs = scenarios.contains(&ScenarioName::Allocs);
     let want_resources = scenarios.contains(&ScenarioName::Resources);
     let want_sweep = scenarios.contains(&ScenarioName::Sweep);
     for &transport in &transports {
@@ -272,6 +277,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     sizes: sizes.clone(),
                 };
                 figures.extend(suites(&ctx, &pair, &scenarios).await?);
+                if want_allocs {
+                    bar.set_message(format!("{transport} allocs"));
+                    allocations.extend(allocs::run(&pair)?);
+                }
                 settings.push((transport, pair.raw_name, pair.raw_settings));
                 if want_sweep {
                     sweep_points.extend(sweep::run(&ctx, transport, &evbus, sizes.e2e).await?);
@@ -301,6 +310,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 let measured = suites(&ctx, &pair, &scenarios).await?;
                 profiles.extend(profile_missed(&bar, &evbus, &measured).await?);
                 figures.extend(measured);
+                if want_allocs {
+                    bar.set_message(format!("{transport} allocs"));
+                    allocations.extend(allocs::run(&pair)?);
+                }
                 settings.push((transport, pair.raw_name, pair.raw_settings));
                 if scenarios.contains(&ScenarioName::Partitioned) {
                     scaling.push(
@@ -353,6 +366,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 let measured = suites(&ctx, &pair, &scenarios).await?;
                 profiles.extend(profile_missed(&bar, &evbus, &measured).await?);
                 figures.extend(measured);
+                if want_allocs {
+                    bar.set_message(format!("{transport} allocs"));
+                    allocations.extend(allocs::run(&pair)?);
+                }
                 settings.push((transport, pair.raw_name, pair.raw_settings));
                 if scenarios.contains(&ScenarioName::Ceiling) {
                     let tools = KafkaPerf::from_env(raw.config.bootstrap_servers.join(","))?;
@@ -399,6 +416,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         peers: peer_figures,
         sweep: sweep_points,
         backlogs,
+        allocations,
     };
     report::print_table(&run);
     let written = report::write(&run)?;

@@ -3,7 +3,7 @@
 use bytes::{Buf, Bytes};
 use indexmap::IndexMap;
 use prost::Message;
-use prost::encoding::{DecodeContext, WireType, decode_key, skip_field};
+use prost::encoding::{self, DecodeContext, WireType, decode_key, skip_field};
 use time::OffsetDateTime;
 
 use super::{Codec, CodecConfig, CodecKind, Encoded, base_headers, check_size};
@@ -35,7 +35,7 @@ impl Codec for ProtobufCodec {
 
     fn encode(&self, envelope: &Envelope) -> Result<Encoded, EnvelopeError> {
         envelope.validate()?;
-        let body = Bytes::from(to_wire(envelope).encode_to_vec());
+        let body = Bytes::from(encode_body(envelope));
         // Extension headers and the content type travel inside the body.
         let headers = base_headers(KIND, envelope, 0);
         check_size(&headers, &body, self.max_encoded_size)?;
@@ -90,35 +90,122 @@ fn check_header_count(body: &Bytes) -> Result<(), EnvelopeError> {
     Ok(())
 }
 
-fn to_wire(envelope: &Envelope) -> wire::Envelope {
+/// The protobuf body of `envelope`, byte for byte what prost writes for
+/// its [`wire::Envelope`] (fields in tag order, proto3 defaults left out,
+/// a set oneof always written), from the envelope's own fields: building
+/// the wire struct first would copy every string.
+fn encode_body(envelope: &Envelope) -> Vec<u8> {
+    let timestamp = wire_timestamp(envelope);
+    let len = body_len(envelope, &timestamp);
+    let mut buf = Vec::with_capacity(len);
+    let buf_ref = &mut buf;
+    string_field(1, &envelope.event_id, buf_ref);
+    string_field(2, &envelope.aggregate_id, buf_ref);
+    string_field(3, &envelope.event_type, buf_ref);
+    if envelope.event_version != 0 {
+        encoding::int64::encode(4, &envelope.event_version, buf_ref);
+    }
+    encoding::message::encode(5, &timestamp, buf_ref);
+    optional_string_field(6, envelope.trace_id.as_ref(), buf_ref);
+    optional_string_field(7, envelope.correlation_id.as_ref(), buf_ref);
+    match &envelope.tenant_id {
+        Some(TenantId::Number(n)) => encoding::int64::encode(8, n, buf_ref),
+        Some(TenantId::Text(text)) => encoding::string::encode(9, text, buf_ref),
+        None => {}
+    }
+    for (name, value) in &envelope.headers {
+        encoding::encode_key(HEADERS_FIELD, WireType::LengthDelimited, buf_ref);
+        encoding::encode_varint(header_len(name, value) as u64, buf_ref);
+        string_field(1, name, buf_ref);
+        string_field(2, value, buf_ref);
+    }
+    optional_string_field(11, envelope.content_type.as_ref(), buf_ref);
+    if !envelope.payload.is_empty() {
+        encoding::bytes::encode(12, &envelope.payload, buf_ref);
+    }
+    debug_assert_eq!(buf.len(), len);
+    buf
+}
+
+/// The length [`encode_body`] writes.
+fn body_len(envelope: &Envelope, timestamp: &prost_types::Timestamp) -> usize {
+    let string_len = |tag, value: &String| {
+        if value.is_empty() {
+            0
+        } else {
+            encoding::string::encoded_len(tag, value)
+        }
+    };
+    let optional_len = |tag, value: Option<&String>| value.map_or(0, |v| string_len(tag, v));
+    let tenant_len = match &envelope.tenant_id {
+        Some(TenantId::Number(n)) => encoding::int64::encoded_len(8, n),
+        Some(TenantId::Text(text)) => encoding::string::encoded_len(9, text),
+        None => 0,
+    };
+    let headers_len: usize = envelope
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let len = header_len(name, value);
+            encoding::key_len(HEADERS_FIELD) + encoding::encoded_len_varint(len as u64) + len
+        })
+        .sum();
+    let version_len = if envelope.event_version == 0 {
+        0
+    } else {
+        encoding::int64::encoded_len(4, &envelope.event_version)
+    };
+    let payload_len = if envelope.payload.is_empty() {
+        0
+    } else {
+        encoding::bytes::encoded_len(12, &envelope.payload)
+    };
+    string_len(1, &envelope.event_id)
+        + string_len(2, &envelope.aggregate_id)
+        + string_len(3, &envelope.event_type)
+        + version_len
+        + encoding::message::encoded_len(5, timestamp)
+        + optional_len(6, envelope.trace_id.as_ref())
+        + optional_len(7, envelope.correlation_id.as_ref())
+        + tenant_len
+        + headers_len
+        + optional_len(11, envelope.content_type.as_ref())
+        + payload_len
+}
+
+/// The length of one `Header` message's own fields.
+fn header_len(name: &String, value: &String) -> usize {
+    let field = |tag, s: &String| {
+        if s.is_empty() {
+            0
+        } else {
+            encoding::string::encoded_len(tag, s)
+        }
+    };
+    field(1, name) + field(2, value)
+}
+
+/// A proto3 string field: left out when empty.
+fn string_field(tag: u32, value: &String, buf: &mut Vec<u8>) {
+    if !value.is_empty() {
+        encoding::string::encode(tag, value, buf);
+    }
+}
+
+/// An optional envelope field sent as a proto3 string: absent and empty
+/// are both left out.
+fn optional_string_field(tag: u32, value: Option<&String>, buf: &mut Vec<u8>) {
+    if let Some(value) = value {
+        string_field(tag, value, buf);
+    }
+}
+
+fn wire_timestamp(envelope: &Envelope) -> prost_types::Timestamp {
     let nanos = envelope.timestamp.unix_timestamp_nanos();
-    let tenant_id = envelope.tenant_id.as_ref().map(|t| match t {
-        TenantId::Number(n) => wire::envelope::TenantId::TenantNumber(*n),
-        TenantId::Text(s) => wire::envelope::TenantId::TenantText(s.clone()),
-    });
-    wire::Envelope {
-        event_id: envelope.event_id.clone(),
-        aggregate_id: envelope.aggregate_id.clone(),
-        event_type: envelope.event_type.clone(),
-        event_version: envelope.event_version,
-        // Valid envelopes have years 0..=9999, well inside i64 seconds.
-        timestamp: Some(prost_types::Timestamp {
-            seconds: nanos.div_euclid(1_000_000_000) as i64,
-            nanos: nanos.rem_euclid(1_000_000_000) as i32,
-        }),
-        trace_id: envelope.trace_id.clone().unwrap_or_default(),
-        correlation_id: envelope.correlation_id.clone().unwrap_or_default(),
-        tenant_id,
-        headers: envelope
-            .headers
-            .iter()
-            .map(|(name, value)| wire::Header {
-                name: name.clone(),
-                value: value.clone(),
-            })
-            .collect(),
-        content_type: envelope.content_type.clone().unwrap_or_default(),
-        payload: envelope.payload.clone(),
+    // Valid envelopes have years 0..=9999, well inside i64 seconds.
+    prost_types::Timestamp {
+        seconds: nanos.div_euclid(1_000_000_000) as i64,
+        nanos: nanos.rem_euclid(1_000_000_000) as i32,
     }
 }
 
@@ -171,4 +258,70 @@ fn timestamp_from_wire(ts: prost_types::Timestamp) -> Result<OffsetDateTime, Env
             ),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The envelope as prost's generated struct: what `encode_body` must
+    /// write byte for byte.
+    fn to_wire(envelope: &Envelope) -> wire::Envelope {
+        let nanos = envelope.timestamp.unix_timestamp_nanos();
+        let tenant_id = envelope.tenant_id.as_ref().map(|t| match t {
+            TenantId::Number(n) => wire::envelope::TenantId::TenantNumber(*n),
+            TenantId::Text(s) => wire::envelope::TenantId::TenantText(s.clone()),
+        });
+        wire::Envelope {
+            event_id: envelope.event_id.clone(),
+            aggregate_id: envelope.aggregate_id.clone(),
+            event_type: envelope.event_type.clone(),
+            event_version: envelope.event_version,
+            // Valid envelopes have years 0..=9999, well inside i64 seconds.
+            timestamp: Some(prost_types::Timestamp {
+                seconds: nanos.div_euclid(1_000_000_000) as i64,
+                nanos: nanos.rem_euclid(1_000_000_000) as i32,
+            }),
+            trace_id: envelope.trace_id.clone().unwrap_or_default(),
+            correlation_id: envelope.correlation_id.clone().unwrap_or_default(),
+            tenant_id,
+            headers: envelope
+                .headers
+                .iter()
+                .map(|(name, value)| wire::Header {
+                    name: name.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+            content_type: envelope.content_type.clone().unwrap_or_default(),
+            payload: envelope.payload.clone(),
+        }
+    }
+
+    #[test]
+    fn the_body_is_what_prost_writes_for_the_wire_struct() {
+        let minimal = Envelope::builder("agg-1", "Created", 1, Bytes::from_static(b"{}"))
+            .build()
+            .unwrap();
+        let full = Envelope::builder("agg-2", "Updated", 300, Bytes::from(vec![7u8; 300]))
+            .trace_id("trace")
+            .correlation_id("corr")
+            .tenant_id(42)
+            .header("a", "1")
+            .header("b-long-name", "x".repeat(200))
+            .content_type("application/json")
+            .build()
+            .unwrap();
+        let text_tenant = Envelope::builder("agg-3", "Moved", i64::MAX, Bytes::from_static(b"p"))
+            .tenant_id("tenant-a")
+            .build()
+            .unwrap();
+        for envelope in [minimal, full, text_tenant] {
+            assert_eq!(
+                encode_body(&envelope),
+                to_wire(&envelope).encode_to_vec(),
+                "{envelope:?}"
+            );
+        }
+    }
 }

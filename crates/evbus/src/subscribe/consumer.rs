@@ -212,9 +212,6 @@ impl Consumer {
             ack,
             ..
         } = delivery;
-        // The aggregate as the headers or the record key name it; an
-        // envelope's own aggregate id wins once it is decoded.
-        let mut aggregate = aggregate_id_of(None, &headers, key.as_deref(), None);
         let limit = self.bus.config.dead_letter.max_deliveries;
         let handler = if limit > 0 && delivery_count > limit {
             let error = format!("delivered {delivery_count} times, more than the limit of {limit}");
@@ -234,18 +231,21 @@ impl Consumer {
                 }
             };
             match decoded {
-                Ok(handler) => {
-                    if let Handler::Envelope(_, envelope) | Handler::Context(_, envelope) = &handler
-                    {
-                        aggregate = Some(envelope.aggregate_id().to_owned());
-                    }
-                    handler
-                }
+                Ok(handler) => handler,
                 Err(error) => Handler::GiveUp(
                     Reason::Undecodable,
                     format!("cannot decode the envelope: {error}"),
                 ),
             }
+        };
+        // An envelope's own aggregate id; else the aggregate as the headers
+        // or the record key name it. Taken after decoding, so that it is
+        // allocated once.
+        let aggregate: Option<Arc<str>> = match &handler {
+            Handler::Envelope(_, envelope) | Handler::Context(_, envelope) => {
+                Some(envelope.aggregate_id().into())
+            }
+            _ => aggregate_id_of(None, &headers, key.as_deref(), None).map(Arc::from),
         };
         let slot = tokio::select! {
             biased;

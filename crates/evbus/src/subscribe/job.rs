@@ -29,7 +29,10 @@ use tracing::Instrument;
 
 /// The pool's key: one subscription's aggregate, so two subscriptions of the
 /// same aggregate never hold each other back.
-pub(crate) type PoolKey = (u64, String);
+/// The subscription and the aggregate. Shared, not owned: the pool keeps a
+/// copy of the key per queued job and a submit that finds the pool full is
+/// retried with another, so a clone must not allocate.
+pub(crate) type PoolKey = (u64, Arc<str>);
 
 /// The pool of a bus: every subscription's jobs share it.
 pub(crate) type Pool = evbus_keyed_pool::KeyedPool<PoolKey, Arc<Job>, Verdict, HandlerError>;

@@ -1,6 +1,7 @@
 //! The suites. Each figure runs evbus and its baseline alternately
 //! (A B A B ...), each on fresh topics and groups, and keeps every sample.
 
+pub mod allocs;
 pub mod backlog;
 pub mod e2e_ordered;
 pub mod go_parity;
