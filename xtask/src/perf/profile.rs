@@ -29,19 +29,13 @@ pub const SCALE: u64 = 5;
 /// How long `perf record` gets to attach before the run starts.
 const ATTACH: Duration = Duration::from_millis(300);
 
-/// The figures of `figures` whose ratio target (issue 8) was missed.
+/// The NATS and Kafka figures of `figures` whose ratio target (issue 18,
+/// [`crate::perf::report::ratio_bar`]) was missed.
 pub fn missed(figures: &[Figure]) -> Vec<&Figure> {
     figures
         .iter()
         .filter(|f| matches!(f.transport, "nats" | "kafka"))
-        .filter(|f| {
-            let bar = match (f.suite.as_str(), f.name.as_str()) {
-                ("publish", "async") => 0.9,
-                ("e2e-ordered", "K=1000 h=0ms") => 0.7,
-                _ => return false,
-            };
-            f.ratio() < bar
-        })
+        .filter(|f| crate::perf::report::ratio_bar(f).is_some_and(|bar| f.ratio() < bar))
         .collect()
 }
 

@@ -460,20 +460,23 @@ pub fn targets(run: &Run) -> Vec<Target> {
             .iter()
             .find(|f| f.transport == transport && f.suite == suite && f.name == name)
     };
-    for transport in ["nats", "kafka"] {
-        if let Some(f) = find(transport, "publish", "async") {
-            targets.push(ratio_target(
-                format!("{transport} publish async >= 0.9 x raw"),
-                f,
-                0.9,
-            ));
+    for &(transport, suite, name, bar) in &RATIO_TARGETS {
+        if let Some(f) = find(transport, suite, name) {
+            let what = match suite {
+                "publish" => format!("{transport} publish {name} >= {bar} x raw"),
+                _ => format!("{transport} {suite} {name} >= {bar} x the raw pipeline"),
+            };
+            targets.push(ratio_target(what, f, bar));
         }
+    }
+    for (suite, name) in [("publish", "async"), ("e2e-ordered", "K=1000 h=0ms")] {
+        if let Some(f) = find("nats", suite, name) {
+            targets.push(cpu_target(f));
+        }
+    }
+    for transport in ["memory", "nats", "kafka"] {
         if let Some(f) = find(transport, "e2e-ordered", "K=1000 h=0ms") {
-            targets.push(ratio_target(
-                format!("{transport} e2e-ordered K=1000 h=0 >= 0.7 x raw pipeline"),
-                f,
-                0.7,
-            ));
+            targets.push(facade_target(f));
         }
     }
     for c in &run.ceilings {
@@ -590,6 +593,56 @@ pub fn targets(run: &Run) -> Vec<Target> {
         });
     }
     targets
+}
+
+/// The throughput ratio targets of issue 18: (transport, suite, variant,
+/// the lowest evbus / raw median ratio).
+const RATIO_TARGETS: [(&str, &str, &str, f64); 5] = [
+    ("nats", "publish", "async", 0.95),
+    ("nats", "e2e-ordered", "K=1000 h=0ms", 0.85),
+    ("memory", "e2e-ordered", "K=1000 h=0ms", 0.6),
+    ("kafka", "publish", "async", 0.9),
+    ("kafka", "e2e-ordered", "K=1000 h=0ms", 0.8),
+];
+
+/// The ratio bar of a figure, if issue 18 sets one.
+pub fn ratio_bar(f: &Figure) -> Option<f64> {
+    RATIO_TARGETS
+        .iter()
+        .find(|(t, suite, name, _)| *t == f.transport && *suite == f.suite && *name == f.name)
+        .map(|&(.., bar)| bar)
+}
+
+/// The highest evbus / raw CPU per message on NATS (issue 18).
+const CPU_BAR: f64 = 1.25;
+/// The most CPU per message the facade and pool may add to the raw
+/// pipeline's, on every transport (issue 18), microseconds.
+const FACADE_US: f64 = 4.0;
+
+fn cpu_target(f: &Figure) -> Target {
+    let (evbus, raw) = (f.evbus_cpu().median, f.raw_cpu().median);
+    let ratio = evbus / raw;
+    Target {
+        what: format!(
+            "{} {} {}: CPU per message <= {CPU_BAR} x raw",
+            f.transport, f.suite, f.name
+        ),
+        met: ratio <= CPU_BAR,
+        detail: format!("{ratio:.2} ({evbus:.1} vs {raw:.1} us/msg)"),
+    }
+}
+
+fn facade_target(f: &Figure) -> Target {
+    let (evbus, raw) = (f.evbus_cpu().median, f.raw_cpu().median);
+    let cost = evbus - raw;
+    Target {
+        what: format!(
+            "{} {} {}: the facade and pool's own CPU (evbus - raw) <= {FACADE_US} us/msg",
+            f.transport, f.suite, f.name
+        ),
+        met: cost <= FACADE_US,
+        detail: format!("{cost:.1} us/msg ({evbus:.1} vs {raw:.1})"),
+    }
 }
 
 fn ratio_target(what: String, f: &Figure, bar: f64) -> Target {
@@ -945,4 +998,46 @@ pub fn write(run: &Run) -> anyhow::Result<PathBuf> {
     let path = report_dir.join("report.md");
     std::fs::write(&path, md)?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A NATS e2e figure: evbus and raw at `rates` msg/s and `cpu` us/msg.
+    fn figure(rates: (f64, f64), cpu: (f64, f64)) -> Figure {
+        let sample = |rate: f64, us: f64| Sample {
+            messages: 10_000,
+            seconds: 10_000.0 / rate,
+            cpu_seconds: us * 1e-6 * 10_000.0,
+            tally: None,
+            latency: None,
+        };
+        Figure {
+            suite: "e2e-ordered".into(),
+            transport: "nats",
+            name: "K=1000 h=0ms".into(),
+            kind: Kind::Throughput,
+            messages: 10_000,
+            aggregates: 1_000,
+            topics: 1,
+            baseline: "raw".into(),
+            note: None,
+            evbus: vec![sample(rates.0, cpu.0)],
+            raw: vec![sample(rates.1, cpu.1)],
+        }
+    }
+
+    #[test]
+    fn the_issue_18_bars_judge_ratio_cpu_and_facade_cost() {
+        let close = figure((45_000.0, 50_000.0), (17.0, 14.0));
+        assert_eq!(ratio_bar(&close), Some(0.85));
+        assert!(ratio_target(String::new(), &close, 0.85).met);
+        assert!(cpu_target(&close).met);
+        assert!(facade_target(&close).met);
+        let far = figure((30_000.0, 50_000.0), (28.0, 16.0));
+        assert!(!ratio_target(String::new(), &far, 0.85).met);
+        assert!(!cpu_target(&far).met);
+        assert!(!facade_target(&far).met);
+    }
 }
