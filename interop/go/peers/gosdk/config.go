@@ -59,10 +59,11 @@ func streamOf(url, topic string) (string, error) {
 
 // kafkaConfig is the SDK's Kafka bus from its user-level config (what a
 // service puts in its YAML), converted by the SDK into its internal config
-// with its defaults (async producer, Sarama's hash partitioner on the
-// aggregate id, up to 100 requests in flight), except that a write waits
-// for every in-sync replica as evbus's does, and a new group starts from
-// the earliest offset.
+// with its defaults (async idempotent producer with one request in flight,
+// 5 ms linger, Sarama's hash partitioner on the aggregate id; the factory
+// then flushes every 100 messages or 500 ms), except that a write waits for
+// every in-sync replica as evbus's does, and a new group starts from the
+// earliest offset.
 func kafkaConfig(servers, group string) *eventbus.EventBusConfig {
 	internal := eventbus.ConvertUserConfigToInternalKafkaConfig(&config.KafkaConfig{
 		Brokers:  strings.Split(servers, ","),

@@ -39,5 +39,6 @@ const NATS_SETTINGS: &str = "NATS: JetStream on evbus's stream (found by subject
 /// The Kafka bus as the program sets it up.
 const KAFKA_SETTINGS: &str = "Kafka: Sarama async producer, key = aggregate id (hash \
     partitioner), X-* headers, RequiredAcks set to all as evbus's (the factory's default is \
-    the leader's), Net.MaxOpenRequests 100 (its default), consumer group from the earliest \
-    offset, offsets marked after the handler";
+    the leader's), idempotent with one request in flight and 5 ms linger (its user-level \
+    config conversion's defaults), flushes every 100 messages or 500 ms (its factory's), \
+    consumer group from the earliest offset, offsets marked after the handler";
