@@ -66,6 +66,9 @@ pub trait Transport: Send + Sync + 'static {
     fn capabilities(&self, topic: &str) -> Capabilities;
 
     /// Checks a topic name against the shared rules and the transport's own.
+    /// For [`TopicUse::Publish`] the answer must depend on the name alone:
+    /// the bus checks a detached publisher's topic once and trusts the
+    /// answer while that publisher keeps to the same topic.
     ///
     /// # Behavior
     /// - A name that breaks a rule fails with
