@@ -64,6 +64,16 @@ fn sources_hash(dir: &Path) -> anyhow::Result<String> {
     module_sources(dir, dir, &mut files)?;
     let go_mod = fs::read_to_string(dir.join("go.mod"))
         .with_context(|| format!("reading {}/go.mod", dir.display()))?;
+    if go_mod
+        .lines()
+        .any(|line| line.trim().starts_with("replace ("))
+    {
+        bail!(
+            "{}/go.mod: write each replace directive on a line of its own; the build cache \
+             key follows those only",
+            dir.display()
+        );
+    }
     for target in local_replacements(&go_mod) {
         let mut theirs = Vec::new();
         module_sources(&dir.join(target), &dir.join(target), &mut theirs)?;
@@ -76,7 +86,7 @@ fn sources_hash(dir: &Path) -> anyhow::Result<String> {
     files.sort();
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for (name, path) in files {
-        let contents = fs::read(&path)?;
+        let contents = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         for byte in name.bytes().chain([0]).chain(contents).chain([0]) {
             hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
         }
@@ -106,7 +116,8 @@ fn module_sources(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> 
     Ok(())
 }
 
-/// The local paths (`./x`, `../x`) a `go.mod` replaces modules with.
+/// The local paths (`./x`, `../x`) a `go.mod` replaces modules with, from
+/// its one-line `replace` directives.
 fn local_replacements(go_mod: &str) -> Vec<&str> {
     go_mod
         .lines()

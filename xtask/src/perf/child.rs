@@ -20,18 +20,19 @@ pub fn spawn(flag: &str, spec: &impl serde::Serialize) -> anyhow::Result<Child> 
         .with_context(|| format!("starting a perf child ({flag})"))
 }
 
-/// Waits for `child` until `deadline` (killing it then) and parses its last
-/// line of stdout; `what` names it in errors.
+/// Waits for `child` until `timeout` after `started` (killing it then) and
+/// parses its last line of stdout; `what` names it in errors.
 pub fn report<T: serde::de::DeserializeOwned>(
     mut child: Child,
-    deadline: Instant,
+    started: Instant,
+    timeout: Duration,
     what: &str,
 ) -> anyhow::Result<T> {
     while child.try_wait()?.is_none() {
-        if Instant::now() > deadline {
+        if started.elapsed() > timeout {
             let _ = child.kill();
             let _ = child.wait();
-            bail!("{what} did not finish in time");
+            bail!("{what} did not finish within {timeout:?} (killed)");
         }
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -164,7 +164,7 @@ fn backlog_rows(run: &Run) -> Vec<[String; 7]> {
 const BACKLOG_HEADER: [&str; 7] = [
     "transport",
     "waiting",
-    "handled while sampled",
+    "handled by the last sample",
     "heap before MiB",
     "heap MiB peak / mean middle third / mean last third",
     "RSS MiB first / last sample",

@@ -58,16 +58,15 @@ func streamOf(url, topic string) (string, error) {
 }
 
 // kafkaConfig is the SDK's Kafka bus from its user-level config (what a
-// service puts in its YAML), converted by the SDK into its internal config
-// with its defaults (async idempotent producer with one request in flight,
-// 5 ms linger, Sarama's hash partitioner on the aggregate id; the factory
-// then flushes every 100 messages or 500 ms), except that a write waits for
-// every in-sync replica as evbus's does, and a new group starts from the
-// earliest offset.
+// service puts in its YAML: brokers, group, earliest offset for a new
+// group), converted by the SDK into its internal config with its defaults:
+// an async idempotent producer with acks from all in-sync replicas (forced
+// by the conversion), one request in flight, Sarama's hash partitioner on
+// the aggregate id, flushing at 1 MiB (the conversion) or 100 messages or
+// 500 ms (the factory).
 func kafkaConfig(servers, group string) *eventbus.EventBusConfig {
 	internal := eventbus.ConvertUserConfigToInternalKafkaConfig(&config.KafkaConfig{
 		Brokers:  strings.Split(servers, ","),
-		Producer: config.ProducerConfig{RequiredAcks: -1},
 		Consumer: config.ConsumerConfig{GroupID: group, AutoOffsetReset: "earliest"},
 	})
 	internal.ClientID = group

@@ -25,20 +25,21 @@ pub static PROGRAM: Program = Program {
 const ABOUT: &str = "jxt-core v1.7.5 sdk/pkg/eventbus (source vendored unmodified; nats.go \
     v1.45.0, IBM/sarama v1.46.0); bus built with the SDK's factory and its defaults; envelopes \
     decoded into the SDK's Envelope before the timing, published with PublishEnvelope \
-    (validate, encode, async publish: it returns before the broker's ack) from min(window, K) \
-    goroutines, each aggregate on one goroutine in version order, and handled through \
-    SubscribeEnvelope (its 256-actor pool keyed by aggregate id) by the order check; v1.7.5 \
-    logs through zap's example logger (debug level, JSON) with up to three lines per handled \
-    message, kept as shipped and written to a file";
+    (validate, encode, async publish) from min(window, K) goroutines, each aggregate on one \
+    goroutine in version order, and handled through SubscribeEnvelope (its 256-actor pool \
+    keyed by aggregate id) by the order check";
 
 /// The NATS bus as the program sets it up.
 const NATS_SETTINGS: &str = "NATS: JetStream on evbus's stream (found by subject and named \
     in the SDK's config, which keeps an existing stream), durable pull consumer \
     `<group>-unified_<topic>` per topic, Fetch(500, MaxWait 100 ms), MaxAckPending 1,000, \
-    explicit ack after the handler; PublishAsync with up to 100,000 pending";
+    explicit ack after the handler; PublishAsync with up to 100,000 pending, PublishEnvelope \
+    returning before the broker's ack; v1.7.5 logs through zap's example logger (debug level, \
+    JSON) three lines per handled message and one per fetch, kept as shipped and written to a \
+    file";
 /// The Kafka bus as the program sets it up.
-const KAFKA_SETTINGS: &str = "Kafka: Sarama async producer, key = aggregate id (hash \
-    partitioner), X-* headers, RequiredAcks set to all as evbus's (the factory's default is \
-    the leader's), idempotent with one request in flight and 5 ms linger (its user-level \
-    config conversion's defaults), flushes every 100 messages or 500 ms (its factory's), \
-    consumer group from the earliest offset, offsets marked after the handler";
+const KAFKA_SETTINGS: &str = "Kafka: the SDK's conversion of a user-level config (brokers, \
+    group, earliest offset): Sarama async producer, idempotent, acks from all in-sync replicas \
+    (forced by the conversion), one request in flight, flushing at 1 MiB, 100 messages or \
+    500 ms, key = aggregate id (hash partitioner), X-* headers; consumer group, offsets marked \
+    after the handler; no logging (zap.NewNop)";

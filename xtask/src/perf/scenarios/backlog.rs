@@ -101,7 +101,7 @@ impl Backlog {
         )
     }
 
-    /// Messages handled while sampling.
+    /// Messages handled from subscribing to the last sample.
     pub fn handled(&self) -> u64 {
         self.readings.last().map_or(0, |r| r.handled)
     }
@@ -143,7 +143,7 @@ pub async fn run(ctx: &Ctx, transport: &str, evbus: &Evbus) -> anyhow::Result<Ba
 fn run_child(spec: &ChildSpec) -> anyhow::Result<Backlog> {
     let child = child::spawn("--backlog-child", spec)?;
     let what = format!("the {} backlog child", spec.transport);
-    child::report(child, Instant::now() + CHILD_TIMEOUT, &what)
+    child::report(child, Instant::now(), CHILD_TIMEOUT, &what)
 }
 
 /// The child process: a slow consumer of the spec's topic, sampled.
