@@ -23,20 +23,27 @@ pub fn spawn(flag: &str, spec: &impl serde::Serialize) -> anyhow::Result<Child> 
 /// Waits for `child` until `timeout` after `started` (killing it then) and
 /// parses its last line of stdout; `what` names it in errors.
 pub fn report<T: serde::de::DeserializeOwned>(
-    mut child: Child,
+    child: Child,
     started: Instant,
     timeout: Duration,
     what: &str,
 ) -> anyhow::Result<T> {
-    while child.try_wait()?.is_none() {
-        if started.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
+    let pid = child.id();
+    // The child is waited for on a thread of its own, so the deadline is a
+    // channel timeout rather than a polling loop.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    let output = match finished.recv_timeout(timeout.saturating_sub(started.elapsed())) {
+        Ok(output) => output?,
+        Err(_) => {
+            if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
             bail!("{what} did not finish within {timeout:?} (killed)");
         }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let output = child.wait_with_output()?;
+    };
     if !output.status.success() {
         bail!("{what} failed with {}", output.status);
     }

@@ -18,6 +18,7 @@ use std::{
 use anyhow::{Context, bail};
 use evbus::{BusConfig, EventBus};
 use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
 
 use crate::perf::{
     alloc, child, probe,
@@ -163,18 +164,22 @@ pub fn child(spec: &str) -> anyhow::Result<()> {
             .await
             .context("starting the bus")?;
         let handled = Arc::new(AtomicU64::new(0));
-        let counter = handled.clone();
+        let first = Arc::new(Notify::new());
+        let (counter, first_handled) = (handled.clone(), first.clone());
         bus.subscribe_envelope(&spec.topic, move |_envelope: evbus::Envelope, _meta| {
-            let counter = counter.clone();
+            let (counter, first_handled) = (counter.clone(), first_handled.clone());
             async move {
                 tokio::time::sleep(HANDLER).await;
-                counter.fetch_add(1, Ordering::Relaxed);
+                if counter.fetch_add(1, Ordering::Relaxed) == 0 {
+                    // A permit is kept if the sampler is not waiting yet.
+                    first_handled.notify_one();
+                }
                 Ok(())
             }
         })
         .await
         .context("subscribing")?;
-        let readings = sample(&handled).await?;
+        let readings = sample(&handled, &first).await?;
         bus.close().await?;
         anyhow::Ok(readings)
     })?;
@@ -188,14 +193,14 @@ pub fn child(spec: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Samples from the first handled message on, for [`SECONDS`].
-async fn sample(handled: &AtomicU64) -> anyhow::Result<Vec<Reading>> {
-    let waiting = Instant::now();
-    while handled.load(Ordering::Relaxed) == 0 {
-        if waiting.elapsed() > Duration::from_secs(60) {
-            bail!("no message handled within 60 s of subscribing");
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+/// Samples from the first handled message (`first` notified) on, for
+/// [`SECONDS`].
+async fn sample(handled: &AtomicU64, first: &Notify) -> anyhow::Result<Vec<Reading>> {
+    if tokio::time::timeout(Duration::from_secs(60), first.notified())
+        .await
+        .is_err()
+    {
+        bail!("no message handled within 60 s of subscribing");
     }
     let start = Instant::now();
     let mut readings = Vec::new();
