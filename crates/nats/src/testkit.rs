@@ -36,6 +36,9 @@ pub const SERVER_ENV: &str = "EVBUS_NATS_SERVER";
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
 /// How often readiness is checked.
 const READY_POLL: Duration = Duration::from_millis(20);
+/// How many times a server (or cluster) is started on fresh ports when it
+/// lost a port race.
+const PORT_ATTEMPTS: u32 = 3;
 
 /// Why a test server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -58,17 +61,35 @@ pub enum NatsServerError {
     },
     /// The process started but did not accept connections in time.
     #[error(
-        "nats-server did not accept connections on 127.0.0.1:{port} within {READY_TIMEOUT:?} \
+        "nats-server did not accept connections on 127.0.0.1:{port} within {waited:?} \
          (exited: {exited}); its log is {log}"
     )]
     NotReady {
         /// The port it was given.
         port: u16,
+        /// How long it was waited for.
+        waited: Duration,
         /// Whether the process had exited.
         exited: bool,
         /// Its log file.
         log: PathBuf,
     },
+}
+
+impl NatsServerError {
+    /// Whether a server exited because a port it was given was taken
+    /// between [`free_port`] handing it out and the server binding it (by
+    /// another test's server or a client's ephemeral port): starting again
+    /// on new ports fixes that; any other exit is reported.
+    fn lost_port_race(&self) -> bool {
+        match self {
+            Self::NotReady {
+                exited: true, log, ..
+            } => std::fs::read_to_string(log)
+                .is_ok_and(|text| text.contains("bind: address already in use")),
+            _ => false,
+        }
+    }
 }
 
 /// A `nats-server` with JetStream on a free loopback port and a temporary
@@ -88,7 +109,10 @@ impl NatsServer {
     /// thread for that time (typically well under a second).
     ///
     /// # Errors
-    /// [`NatsServerError::NotFound`] says how to install the binary.
+    /// [`NatsServerError::NotFound`] says how to install the binary;
+    /// [`NatsServerError::NotReady`] names the server's log, kept for it. A
+    /// port lost to another process is not an error: the server starts
+    /// again on a fresh one.
     pub fn start() -> Result<Self, NatsServerError> {
         let binary = find_binary().ok_or(NatsServerError::NotFound)?;
         let store = tempfile::Builder::new()
@@ -104,8 +128,6 @@ impl NatsServer {
             store,
             child: Mutex::new(None),
         };
-        // Another process may take the free port before the server binds
-        // it; a new port fixes that.
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -114,8 +136,13 @@ impl NatsServer {
                 source,
             })?;
             match server.start_and_wait() {
-                Err(NatsServerError::NotReady { exited: true, .. }) if attempts < 3 => continue,
-                result => return result.map(|()| server),
+                Err(error) if error.lost_port_race() && attempts < PORT_ATTEMPTS => continue,
+                Err(error) => {
+                    // Kept, so the log the error names can be read.
+                    server.store.disable_cleanup(true);
+                    return Err(error);
+                }
+                Ok(()) => return Ok(server),
             }
         }
     }
@@ -249,6 +276,7 @@ impl NatsServer {
         self.stop();
         NatsServerError::NotReady {
             port: self.port,
+            waited: READY_TIMEOUT,
             exited,
             log: self.log_file(),
         }
@@ -281,6 +309,55 @@ fn free_port() -> std::io::Result<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs nats-server with `args` until it exits; the error a start that
+    /// ended so would give.
+    fn exited_with(args: &[&str], log: PathBuf) -> NatsServerError {
+        let binary = find_binary().unwrap_or_else(|| panic!("{}", NatsServerError::NotFound));
+        let status = Command::new(binary)
+            .args(args)
+            .arg("--log")
+            .arg(&log)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(!status.success(), "nats-server {args:?} ran");
+        NatsServerError::NotReady {
+            port: 0,
+            waited: READY_TIMEOUT,
+            exited: true,
+            log,
+        }
+    }
+
+    #[test]
+    fn a_server_that_lost_its_port_is_started_again_and_a_crash_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = taken.local_addr().unwrap().port().to_string();
+        for flag in ["--port", "--http_port"] {
+            let error = exited_with(
+                &["--addr", "127.0.0.1", flag, &port],
+                dir.path().join(format!("{flag}.log")),
+            );
+            assert!(error.lost_port_race(), "{flag} taken: {error}");
+        }
+        // A store that is a file: JetStream cannot start.
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, "").unwrap();
+        let crash = exited_with(
+            &[
+                "--port",
+                "-1",
+                "--jetstream",
+                "--store_dir",
+                file.to_str().unwrap(),
+            ],
+            dir.path().join("crash.log"),
+        );
+        assert!(!crash.lost_port_race(), "{crash}");
+    }
 
     #[test]
     fn a_missing_binary_says_how_to_get_it() {

@@ -12,7 +12,7 @@ use std::{
 
 use parking_lot::Mutex;
 
-use super::{NatsServerError, find_binary, free_port};
+use super::{NatsServerError, PORT_ATTEMPTS, find_binary, free_port};
 
 /// How long a started cluster, or a restarted node, may take until
 /// JetStream reports healthy (meta leader elected, streams caught up): a
@@ -87,7 +87,9 @@ impl NatsCluster {
     /// # Errors
     /// [`NatsServerError::NotFound`] says how to install the binary;
     /// [`NatsServerError::NotReady`] names the log of a node that did not
-    /// become healthy.
+    /// become healthy; the cluster's directory is kept for it. A node that
+    /// lost a port to another process is not an error: the cluster starts
+    /// again on fresh ports.
     pub fn start() -> Result<Self, NatsServerError> {
         Self::start_with(&ClusterOptions::default())
     }
@@ -97,6 +99,22 @@ impl NatsCluster {
     /// # Errors
     /// As [`start`](Self::start).
     pub fn start_with(options: &ClusterOptions) -> Result<Self, NatsServerError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let retry = attempts < PORT_ATTEMPTS;
+            match Self::start_once(options, retry) {
+                Err(error) if error.lost_port_race() && attempts < PORT_ATTEMPTS => continue,
+                result => return result,
+            }
+        }
+    }
+
+    /// Starts three nodes on newly chosen free ports (where `options` does
+    /// not fix them). On failure the nodes are stopped and the directory is
+    /// kept, so the log the error names can be read, unless `retry` and
+    /// the cluster is to start again on fresh ports.
+    fn start_once(options: &ClusterOptions, retry: bool) -> Result<Self, NatsServerError> {
         let binary = find_binary().ok_or(NatsServerError::NotFound)?;
         let io = |source| NatsServerError::Io {
             binary: binary.clone(),
@@ -122,19 +140,31 @@ impl NatsCluster {
                 child: Mutex::new(None),
             });
         }
-        let cluster = Self {
+        let mut cluster = Self {
             binary,
             nodes,
             route_via: options.route_via.clone(),
             dir,
         };
-        for node in &cluster.nodes {
-            cluster.spawn(node)?;
+        let started = cluster
+            .nodes
+            .iter()
+            .try_for_each(|node| cluster.spawn(node))
+            .and_then(|()| {
+                cluster
+                    .nodes
+                    .iter()
+                    .try_for_each(|node| cluster.wait_healthy(node))
+            });
+        match started {
+            Ok(()) => Ok(cluster),
+            Err(error) => {
+                cluster
+                    .dir
+                    .disable_cleanup(!(retry && error.lost_port_race()));
+                Err(error)
+            }
         }
-        for node in &cluster.nodes {
-            cluster.wait_healthy(node)?;
-        }
-        Ok(cluster)
     }
 
     /// The node ids: 1, 2, 3.
@@ -386,6 +416,7 @@ impl NatsCluster {
         }
         Err(NatsServerError::NotReady {
             port: node.client_port,
+            waited: HEALTHY_TIMEOUT,
             exited: gone,
             log: node.store.join("nats-server.log"),
         })
