@@ -302,9 +302,32 @@ impl Core {
         }
     }
 
-    /// Commits the finished prefix of every partition (or of `only`) that
-    /// moved since the last commit.
-    pub fn commit(&self, consumer: &GroupConsumer, only: Option<&[i32]>, mode: CommitMode) {
+    /// Commits, without waiting, the finished prefix of every partition
+    /// that moved since the last commit.
+    pub fn commit_moved(&self, consumer: &GroupConsumer) {
+        self.commit(consumer, None, CommitMode::Async, PartitionState::to_commit);
+    }
+
+    /// Commits, and waits for, the finished prefix of the partitions
+    /// leaving this member (`only`, or all), including what a commit
+    /// still on its way already sent: see
+    /// [`PartitionState::to_commit_on_leaving`].
+    pub fn commit_leaving(&self, consumer: &GroupConsumer, only: Option<&[i32]>) {
+        self.commit(
+            consumer,
+            only,
+            CommitMode::Sync,
+            PartitionState::to_commit_on_leaving,
+        );
+    }
+
+    fn commit(
+        &self,
+        consumer: &GroupConsumer,
+        only: Option<&[i32]>,
+        mode: CommitMode,
+        offset_of: fn(&PartitionState) -> Option<i64>,
+    ) {
         let mut tpl = TopicPartitionList::new();
         {
             let mut state = self.state.lock();
@@ -312,7 +335,7 @@ impl Core {
                 if only.is_some_and(|only| !only.contains(&partition)) {
                     continue;
                 }
-                if let Some(offset) = p.to_commit() {
+                if let Some(offset) = offset_of(p) {
                     if let Err(error) =
                         tpl.add_partition_offset(self.topic(), partition, Offset::Offset(offset))
                     {
@@ -336,8 +359,16 @@ impl Core {
     pub(super) fn commit_failed(&self, tpl: &TopicPartitionList) {
         let mut state = self.state.lock();
         for element in tpl.elements() {
-            if let Some(p) = state.partitions.get_mut(&element.partition()) {
-                p.commit_failed();
+            match state.partitions.get_mut(&element.partition()) {
+                Some(p) => p.commit_failed(),
+                // Its leaving commit sent the position again, so this one
+                // failing loses nothing unless that one failed too (logged
+                // when it did).
+                None => tracing::debug!(
+                    topic = self.topic(),
+                    partition = element.partition(),
+                    "a commit of a partition no longer assigned failed"
+                ),
             }
         }
     }
@@ -372,6 +403,6 @@ impl Core {
             }
         }
         self.drain_commands();
-        self.commit(consumer, None, CommitMode::Sync);
+        self.commit_leaving(consumer, None);
     }
 }

@@ -18,7 +18,7 @@ use evbus_transport::{
     ownership::OwnershipEvents,
 };
 use parking_lot::Mutex;
-use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::consumer::Consumer;
 
 pub(crate) use self::core::Settings;
 pub(crate) use handoff::{Command, Handoff, Record};
@@ -156,7 +156,7 @@ fn run(consumer: GroupConsumer, settings: Settings) {
         let next_timer = core.fire_timers();
         core.resume_drained(&consumer);
         if last_commit.elapsed() >= settings.commit_interval {
-            core.commit(&consumer, None, CommitMode::Async);
+            core.commit_moved(&consumer);
             last_commit = Instant::now();
         }
         if core.fetch(&consumer, POLL_BATCH) > 0 {

@@ -142,6 +142,17 @@ impl PartitionState {
         }
     }
 
+    /// The position to commit as the partition leaves this member, whether
+    /// or not an earlier commit sent it: that commit may still be on its
+    /// way, and a rebalance fails the commits a member sends during it
+    /// ("rebalance in progress", "illegal generation"), answering possibly
+    /// after the partition is gone, when nothing could send it again and
+    /// the next owner would read from an older offset.
+    /// `None` when nothing was fetched.
+    pub fn to_commit_on_leaving(&self) -> Option<i64> {
+        self.position()
+    }
+
     /// Forgets the last commit, so the position is committed again.
     pub fn commit_failed(&mut self) {
         self.committed = None;
@@ -248,5 +259,22 @@ mod tests {
     fn nothing_fetched_nothing_to_commit() {
         let p = PartitionState::new(1, Ownership::new());
         assert_eq!(p.to_commit(), None);
+        assert_eq!(p.to_commit_on_leaving(), None);
+    }
+
+    /// The periodic commit sent offset 3 and has no answer yet when the
+    /// partition leaves: the last commit sends 3 again rather than trust
+    /// it, since its failure could no longer be acted on.
+    #[test]
+    fn a_leaving_partition_commits_its_position_again() {
+        let mut p = PartitionState::new(1, Ownership::new());
+        for offset in 0..3 {
+            p.fetched(offset);
+            p.complete(offset);
+        }
+        let sent = p.to_commit().unwrap();
+        p.committed(sent);
+        assert_eq!(p.to_commit(), None, "the periodic commit does not repeat");
+        assert_eq!(p.to_commit_on_leaving(), Some(3));
     }
 }

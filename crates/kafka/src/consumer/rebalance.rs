@@ -7,7 +7,7 @@ use evbus_transport::ownership::OwnershipChange;
 use rdkafka::{
     ClientContext, Offset, TopicPartitionList,
     config::RDKafkaLogLevel,
-    consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, RebalanceProtocol},
+    consumer::{Consumer, ConsumerContext, Rebalance, RebalanceProtocol},
     error::{KafkaError, KafkaResult},
     types::RDKafkaRespErr,
 };
@@ -103,11 +103,11 @@ impl Core {
             }
             state.stopping
         };
-        if !lost {
-            if !stopping {
-                self.drain(partitions);
-            }
-            self.commit(consumer, Some(partitions), CommitMode::Sync);
+        // When stopping, the shutdown already committed what finished; a
+        // lost assignment may no longer commit.
+        if !lost && !stopping {
+            self.drain(partitions);
+            self.commit_leaving(consumer, Some(partitions));
         }
         let mut state = self.state.lock();
         for partition in partitions {
