@@ -135,11 +135,16 @@ impl NatsServer {
                 binary: server.binary.clone(),
                 source,
             })?;
+            // nats-server appends to its log: each attempt starts a new one,
+            // so an earlier attempt's lost port is not read as this one's.
+            let _ = std::fs::remove_file(server.log_file());
             match server.start_and_wait() {
                 Err(error) if error.lost_port_race() && attempts < PORT_ATTEMPTS => continue,
                 Err(error) => {
-                    // Kept, so the log the error names can be read.
-                    server.store.disable_cleanup(true);
+                    if matches!(error, NatsServerError::NotReady { .. }) {
+                        // Kept, so the log the error names can be read.
+                        server.store.disable_cleanup(true);
+                    }
                     return Err(error);
                 }
                 Ok(()) => return Ok(server),
@@ -329,6 +334,32 @@ mod tests {
             exited: true,
             log,
         }
+    }
+
+    /// A route port fixed by the caller and taken: every attempt loses it;
+    /// the last one keeps the directory, so the error's log says why.
+    #[test]
+    fn a_cluster_that_keeps_losing_a_port_names_a_log_that_says_so() {
+        let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let options = ClusterOptions {
+            route_ports: vec![
+                taken.local_addr().unwrap().port(),
+                free_port().unwrap(),
+                free_port().unwrap(),
+            ],
+            ..ClusterOptions::default()
+        };
+        let error = NatsCluster::start_with(&options).unwrap_err();
+        let NatsServerError::NotReady {
+            log, exited: true, ..
+        } = &error
+        else {
+            panic!("{error}");
+        };
+        let text = std::fs::read_to_string(log).unwrap_or_else(|e| panic!("{error}: {e}"));
+        assert!(text.contains("address already in use"), "{text}");
+        let dir = log.parent().and_then(Path::parent).unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -24,6 +24,14 @@ const HEALTH_POLL: Duration = Duration::from_millis(100);
 /// quorum with any one of them down.
 const NODES: u32 = 3;
 
+/// Why one attempt at starting a cluster did not start it.
+enum Failed {
+    /// A node lost a port to another process: start again on fresh ports.
+    LostPort,
+    /// Anything else, or a lost port on the last attempt.
+    Error(NatsServerError),
+}
+
 /// How a node is stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeStop {
@@ -102,23 +110,25 @@ impl NatsCluster {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let retry = attempts < PORT_ATTEMPTS;
-            match Self::start_once(options, retry) {
-                Err(error) if error.lost_port_race() && attempts < PORT_ATTEMPTS => continue,
-                result => return result,
+            match Self::start_once(options, attempts < PORT_ATTEMPTS) {
+                Ok(cluster) => return Ok(cluster),
+                Err(Failed::LostPort) => {}
+                Err(Failed::Error(error)) => return Err(error),
             }
         }
     }
 
     /// Starts three nodes on newly chosen free ports (where `options` does
-    /// not fix them). On failure the nodes are stopped and the directory is
-    /// kept, so the log the error names can be read, unless `retry` and
-    /// the cluster is to start again on fresh ports.
-    fn start_once(options: &ClusterOptions, retry: bool) -> Result<Self, NatsServerError> {
-        let binary = find_binary().ok_or(NatsServerError::NotFound)?;
-        let io = |source| NatsServerError::Io {
-            binary: binary.clone(),
-            source,
+    /// not fix them). On failure the nodes are stopped; the directory is
+    /// deleted when a node lost a port race and `retry`, and kept
+    /// otherwise, so the log the error names can be read.
+    fn start_once(options: &ClusterOptions, retry: bool) -> Result<Self, Failed> {
+        let binary = find_binary().ok_or(Failed::Error(NatsServerError::NotFound))?;
+        let io = |source| {
+            Failed::Error(NatsServerError::Io {
+                binary: binary.clone(),
+                source,
+            })
         };
         let dir = tempfile::Builder::new()
             .prefix("evbus-nats-cluster-")
@@ -158,11 +168,13 @@ impl NatsCluster {
             });
         match started {
             Ok(()) => Ok(cluster),
+            // Read before the drop below deletes the log.
+            Err(error) if retry && error.lost_port_race() => Err(Failed::LostPort),
             Err(error) => {
-                cluster
-                    .dir
-                    .disable_cleanup(!(retry && error.lost_port_race()));
-                Err(error)
+                if matches!(error, NatsServerError::NotReady { .. }) {
+                    cluster.dir.disable_cleanup(true);
+                }
+                Err(Failed::Error(error))
             }
         }
     }
