@@ -321,6 +321,17 @@ impl Core {
         );
     }
 
+    /// Commits, and waits for, the finished prefix of `only`'s partitions
+    /// that no commit sent yet, or whose commit failed.
+    pub fn commit_unsent(&self, consumer: &GroupConsumer, only: &[i32]) {
+        self.commit(
+            consumer,
+            Some(only),
+            CommitMode::Sync,
+            PartitionState::to_commit,
+        );
+    }
+
     fn commit(
         &self,
         consumer: &GroupConsumer,
@@ -361,9 +372,9 @@ impl Core {
         for element in tpl.elements() {
             match state.partitions.get_mut(&element.partition()) {
                 Some(p) => p.commit_failed(),
-                // Its leaving commit sent the position again, so this one
-                // failing loses nothing unless that one failed too (logged
-                // when it did).
+                // Gone after a revoke or shutdown, whose own commit sent
+                // the position again (and logged its failure, if it
+                // failed); after a lost assignment nothing may commit.
                 None => tracing::debug!(
                     topic = self.topic(),
                     partition = element.partition(),

@@ -103,11 +103,16 @@ impl Core {
             }
             state.stopping
         };
-        // When stopping, the shutdown already committed what finished; a
-        // lost assignment may no longer commit.
-        if !lost && !stopping {
-            self.drain(partitions);
-            self.commit_leaving(consumer, Some(partitions));
+        // A lost assignment may no longer commit. When stopping, the
+        // shutdown just committed every position: only what it failed to
+        // commit is sent again.
+        match (lost, stopping) {
+            (true, _) => {}
+            (false, true) => self.commit_unsent(consumer, partitions),
+            (false, false) => {
+                self.drain(partitions);
+                self.commit_leaving(consumer, Some(partitions));
+            }
         }
         let mut state = self.state.lock();
         for partition in partitions {
