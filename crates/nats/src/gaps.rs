@@ -204,6 +204,59 @@ mod tests {
         assert_eq!(guard.on_delivery(seq(5, 5), much_later), Verdict::Hand);
     }
 
+    /// The CI run of issue 18's seventh stop (rolling restart): the naks
+    /// of a jump were lost with a consumer leader, and the server
+    /// redelivered the revealing delivery at AckWait before the lost ones.
+    #[test]
+    fn lost_messages_that_come_back_after_the_revealing_one_are_still_handled_first() {
+        let mut guard = GapGuard::new(Duration::from_secs(5));
+        let now = Instant::now();
+        assert_eq!(guard.on_delivery(seq(1, 1), now), Verdict::Hand);
+        assert_eq!(guard.on_delivery(seq(4, 4), now), Verdict::Lost(2..=3));
+        assert_eq!(guard.on_delivery(seq(5, 5), now), Verdict::GiveBack);
+        let later = now + Duration::from_secs(5);
+        assert_ne!(
+            guard.on_delivery(seq(4, 6), later),
+            Verdict::Hand,
+            "the revealing delivery came back before the lost ones: not yet"
+        );
+        assert_eq!(guard.on_delivery(seq(2, 7), later), Verdict::Hand);
+        assert_eq!(guard.on_delivery(seq(3, 8), later), Verdict::Hand);
+        assert_eq!(guard.on_delivery(seq(4, 9), later), Verdict::Hand);
+        assert_eq!(guard.on_delivery(seq(5, 10), later), Verdict::Hand);
+    }
+
+    /// A delivery given back whose nak was lost comes again only at
+    /// AckWait: newer messages must not overtake it meanwhile.
+    #[test]
+    fn a_given_back_delivery_is_handled_before_newer_ones_even_after_the_lost_ones_came() {
+        let mut guard = GapGuard::new(Duration::from_secs(5));
+        let now = Instant::now();
+        guard.on_delivery(seq(1, 1), now);
+        assert_eq!(guard.on_delivery(seq(3, 3), now), Verdict::Lost(2..=2));
+        assert_eq!(guard.on_delivery(seq(4, 4), now), Verdict::GiveBack);
+        assert_eq!(guard.on_delivery(seq(2, 5), now), Verdict::Hand);
+        assert_eq!(guard.on_delivery(seq(3, 6), now), Verdict::Hand);
+        // 4's nak was lost: 5, a first delivery, comes before it.
+        assert_eq!(guard.on_delivery(seq(5, 7), now), Verdict::GiveBack);
+        assert_eq!(guard.on_delivery(seq(4, 8), now), Verdict::Hand);
+        assert_eq!(guard.on_delivery(seq(5, 9), now), Verdict::Hand);
+        assert_eq!(guard.on_delivery(seq(6, 10), now), Verdict::Hand);
+    }
+
+    /// A new consumer leader numbers deliveries from its own (replicated)
+    /// count, which can be below the last one seen: the consumer sequence
+    /// goes back, and a skipped stream sequence is the only sign of loss
+    /// (the partition scenario of the same CI run).
+    #[test]
+    fn a_first_delivery_skipping_stream_sequences_after_a_leader_change_reveals_a_loss() {
+        let mut guard = GapGuard::new(Duration::from_secs(5));
+        let now = Instant::now();
+        guard.on_delivery(seq(1, 1), now);
+        guard.on_delivery(seq(2, 2), now);
+        assert_eq!(guard.on_delivery(seq(5, 2), now), Verdict::Lost(3..=4));
+    }
+
     #[test]
     fn a_redelivery_after_a_jump_or_a_first_message_reveals_nothing() {
         let mut guard = GapGuard::new(Duration::from_secs(5));
