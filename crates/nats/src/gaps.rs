@@ -6,43 +6,56 @@
 //! of an ordered (pinned) group receives all of them, so a jump means
 //! deliveries were sent but never arrived: a consumer leader that died after
 //! sending them (issue 17: a SIGKILLed stream leader), or a pin that moved
-//! to another member and back. JetStream keeps such messages pending and
-//! redelivers them only when their AckWait runs out — after later messages
-//! of the same aggregates were handled.
+//! to another member and back. A new consumer leader numbers from its own
+//! replicated count, which can be below the last number seen; then a first
+//! delivery that skips stream sequences is the only sign (issue 18's
+//! partition). JetStream keeps such messages pending and redelivers them
+//! only when their AckWait runs out — after later messages of the same
+//! aggregates were handled.
 //!
-//! On a jump the subscription naks the stream sequences that were skipped
-//! (rebuilding their ack subjects from the delivery that revealed the jump;
+//! On a loss the subscription naks the stream sequences that were skipped
+//! (rebuilding their ack subjects from the delivery that revealed the loss;
 //! the server ignores a nak of a message it does not hold pending, such as
-//! one acked already or of another subject), then gives back the revealing
-//! delivery and every newer one until the revealing one comes back. The
-//! server redelivers naked messages first, in the order of the naks, so the
-//! lost messages arrive before it. A nak can still be lost (sent while the
-//! consumer has no leader); the server then redelivers the lost messages
-//! when their AckWait runs out, which is before the revealing delivery's,
-//! since they were delivered before it. So the guard waits for the
-//! revealing delivery for twice AckWait before it gives up: giving up at
-//! AckWait raced the server's own redelivery of the lost messages and lost
-//! it under load (issue 17).
+//! one acked already or of another subject) and gives back the revealing
+//! delivery. From then on it hands out a delivery only when no lost or
+//! given-back message below it is still owed, and gives back the others,
+//! whatever order they come in: naks can be lost with a consumer leader,
+//! and messages redelivered at AckWait come in batches whose order does
+//! not follow the stream (issue 18's rolling restart: the revealing
+//! delivery came back before the lost ones, a given-back one after newer
+//! first deliveries).
+//!
+//! A lost sequence the server no longer holds pending never comes back.
+//! The revealing delivery is the probe: it is given back after the naks of
+//! the lost ones, so when it returns and some are still missing, either
+//! their naks were lost or they are not pending. They are asked for again,
+//! [`MAX_ASKS`] times in all, then given up as not pending. Everything owed
+//! is given up after twice AckWait, by when the server has redelivered all
+//! it holds on its own.
 
-use std::{ops::RangeInclusive, time::Duration};
+use std::{collections::BTreeSet, time::Duration};
 
 use tokio::time::Instant;
 
-/// The most skipped stream sequences naked for one jump: a lost pull
+/// The most skipped stream sequences naked for one loss: a lost pull
 /// response holds at most a pull batch; more means a stream shared with
 /// other subjects, where a nak per sequence would cost more than it saves.
 const MAX_NAKS: u64 = 10_000;
+
+/// How often lost sequences are asked for before those that did not come
+/// back are taken as no longer pending.
+const MAX_ASKS: u32 = 3;
 
 /// What to do with a delivery that just arrived.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Verdict {
     /// Hand it out.
     Hand,
-    /// Give it back (nak) so it comes again after messages lost before it.
+    /// Give it back (nak) so it comes again after messages owed before it.
     GiveBack,
     /// Deliveries were lost before this one: nak `lost` (stream
-    /// sequences), then give this one back.
-    Lost(RangeInclusive<u64>),
+    /// sequences, ascending), then give this one back.
+    Lost(Vec<u64>),
 }
 
 /// The sequences a delivery's ack subject carries.
@@ -50,17 +63,31 @@ pub(crate) enum Verdict {
 pub(crate) struct Sequences {
     pub(crate) stream: u64,
     pub(crate) consumer: u64,
+    /// How often the server delivered this message, this time included.
+    pub(crate) delivered: u64,
 }
 
-/// Tracks one member's deliveries for jumps in the consumer sequence.
+/// Tracks one member's deliveries for lost ones.
 #[derive(Debug)]
 pub(crate) struct GapGuard {
     ack_wait: Duration,
     last_consumer: Option<u64>,
     max_stream: u64,
-    /// The stream sequence of the delivery that revealed a jump, and when
-    /// to stop waiting for it to come back.
-    recovering: Option<(u64, Instant)>,
+    recovery: Option<Recovery>,
+}
+
+/// What is owed after a loss, until it all came back.
+#[derive(Debug)]
+struct Recovery {
+    /// Lost stream sequences not seen again; the server may no longer hold
+    /// some of them.
+    missing: BTreeSet<u64>,
+    /// Given-back stream sequences: pending at the server, they come again.
+    held: BTreeSet<u64>,
+    /// The delivery that revealed the loss.
+    probe: u64,
+    asks: u32,
+    until: Instant,
 }
 
 impl GapGuard {
@@ -69,7 +96,7 @@ impl GapGuard {
             ack_wait,
             last_consumer: None,
             max_stream: 0,
-            recovering: None,
+            recovery: None,
         }
     }
 
@@ -78,31 +105,33 @@ impl GapGuard {
         let previous = self.last_consumer.replace(seq.consumer);
         let max_before = self.max_stream;
         self.max_stream = self.max_stream.max(seq.stream);
-        if let Some((revealing, until)) = self.recovering {
-            if now < until {
-                return match seq.stream.cmp(&revealing) {
-                    // A lost message, redelivered.
-                    std::cmp::Ordering::Less => Verdict::Hand,
-                    std::cmp::Ordering::Equal => {
-                        self.recovering = None;
-                        Verdict::Hand
-                    }
-                    std::cmp::Ordering::Greater => Verdict::GiveBack,
-                };
+        if let Some(recovery) = &mut self.recovery {
+            if now < recovery.until {
+                let verdict = recovery.judge(seq.stream);
+                if recovery.missing.is_empty() && recovery.held.is_empty() {
+                    self.recovery = None;
+                }
+                return verdict;
             }
             tracing::warn!(
-                stream_sequence = revealing,
-                "a delivery given back after lost ones did not come again within twice AckWait"
+                missing = recovery.missing.len(),
+                given_back = recovery.held.len(),
+                "deliveries owed after a loss did not all come again within twice AckWait: \
+                 handing out in arrival order"
             );
-            self.recovering = None;
+            self.recovery = None;
         }
-        let jumped = previous.is_some_and(|previous| seq.consumer > previous + 1);
+        let Some(previous) = previous else {
+            return Verdict::Hand;
+        };
+        let jumped = seq.consumer > previous + 1;
+        // A new consumer leader numbering from below the last number seen.
+        let renumbered = seq.consumer <= previous && seq.delivered == 1;
         // Only first deliveries come in stream order, so only they tell
         // which stream sequences were lost.
-        if !jumped || seq.stream <= max_before + 1 {
+        if !(jumped || renumbered) || seq.stream <= max_before + 1 {
             return Verdict::Hand;
         }
-        let lost = max_before + 1..=seq.stream - 1;
         if seq.stream - 1 - max_before > MAX_NAKS {
             tracing::warn!(
                 from = max_before + 1,
@@ -111,8 +140,47 @@ impl GapGuard {
             );
             return Verdict::Hand;
         }
-        self.recovering = Some((seq.stream, now + self.ack_wait * 2));
+        let missing: BTreeSet<u64> = (max_before + 1..seq.stream).collect();
+        let lost = missing.iter().copied().collect();
+        self.recovery = Some(Recovery {
+            missing,
+            held: BTreeSet::from([seq.stream]),
+            probe: seq.stream,
+            asks: 1,
+            until: now + self.ack_wait * 2,
+        });
         Verdict::Lost(lost)
+    }
+}
+
+impl Recovery {
+    fn judge(&mut self, stream: u64) -> Verdict {
+        if stream == self.probe && !self.missing.is_empty() {
+            // Its nak was sent after theirs, yet it came first.
+            if self.asks < MAX_ASKS {
+                self.asks += 1;
+                return Verdict::Lost(self.missing.iter().copied().collect());
+            }
+            tracing::warn!(
+                count = self.missing.len(),
+                first = self.missing.first(),
+                "stream sequences lost on the way did not come again when asked for {MAX_ASKS} \
+                 times: taken as no longer pending (acknowledged, deleted or of another subject)"
+            );
+            self.missing.clear();
+        }
+        self.missing.remove(&stream);
+        self.held.remove(&stream);
+        let owed_below = [self.missing.first(), self.held.first()]
+            .into_iter()
+            .flatten()
+            .any(|owed| *owed < stream);
+        if owed_below {
+            self.held.insert(stream);
+            Verdict::GiveBack
+        } else {
+            Verdict::Hand
+        }
     }
 }
 
@@ -138,6 +206,8 @@ pub(crate) fn sequences(reply: &str) -> Option<Sequences> {
     Some(Sequences {
         stream: tokens[stream].parse().ok()?,
         consumer: tokens[consumer].parse().ok()?,
+        // The delivery count comes right before the stream sequence.
+        delivered: tokens[stream - 1].parse().ok()?,
     })
 }
 
@@ -159,8 +229,13 @@ pub(crate) fn ack_subject_of(reply: &str, stream: u64) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// A first delivery.
     fn seq(stream: u64, consumer: u64) -> Sequences {
-        Sequences { stream, consumer }
+        Sequences {
+            stream,
+            consumer,
+            delivered: 1,
+        }
     }
 
     #[test]
@@ -178,7 +253,7 @@ mod tests {
         let now = Instant::now();
         assert_eq!(guard.on_delivery(seq(1, 1), now), Verdict::Hand);
         // Deliveries 2 and 3 (stream 2, 3) were lost.
-        assert_eq!(guard.on_delivery(seq(4, 4), now), Verdict::Lost(2..=3));
+        assert_eq!(guard.on_delivery(seq(4, 4), now), Verdict::Lost(vec![2, 3]));
         assert_eq!(guard.on_delivery(seq(5, 5), now), Verdict::GiveBack);
         assert_eq!(guard.on_delivery(seq(2, 6), now), Verdict::Hand);
         assert_eq!(guard.on_delivery(seq(3, 7), now), Verdict::Hand);
@@ -192,7 +267,7 @@ mod tests {
         let mut guard = GapGuard::new(Duration::from_secs(5));
         let now = Instant::now();
         guard.on_delivery(seq(1, 1), now);
-        assert_eq!(guard.on_delivery(seq(3, 3), now), Verdict::Lost(2..=2));
+        assert_eq!(guard.on_delivery(seq(3, 3), now), Verdict::Lost(vec![2]));
         // The lost message's own AckWait may run out a little after the
         // guard's: newer ones are still given back then.
         let ack_wait_later = now + Duration::from_secs(6);
@@ -212,7 +287,7 @@ mod tests {
         let mut guard = GapGuard::new(Duration::from_secs(5));
         let now = Instant::now();
         assert_eq!(guard.on_delivery(seq(1, 1), now), Verdict::Hand);
-        assert_eq!(guard.on_delivery(seq(4, 4), now), Verdict::Lost(2..=3));
+        assert_eq!(guard.on_delivery(seq(4, 4), now), Verdict::Lost(vec![2, 3]));
         assert_eq!(guard.on_delivery(seq(5, 5), now), Verdict::GiveBack);
         let later = now + Duration::from_secs(5);
         assert_ne!(
@@ -233,7 +308,7 @@ mod tests {
         let mut guard = GapGuard::new(Duration::from_secs(5));
         let now = Instant::now();
         guard.on_delivery(seq(1, 1), now);
-        assert_eq!(guard.on_delivery(seq(3, 3), now), Verdict::Lost(2..=2));
+        assert_eq!(guard.on_delivery(seq(3, 3), now), Verdict::Lost(vec![2]));
         assert_eq!(guard.on_delivery(seq(4, 4), now), Verdict::GiveBack);
         assert_eq!(guard.on_delivery(seq(2, 5), now), Verdict::Hand);
         assert_eq!(guard.on_delivery(seq(3, 6), now), Verdict::Hand);
@@ -254,7 +329,7 @@ mod tests {
         let now = Instant::now();
         guard.on_delivery(seq(1, 1), now);
         guard.on_delivery(seq(2, 2), now);
-        assert_eq!(guard.on_delivery(seq(5, 2), now), Verdict::Lost(3..=4));
+        assert_eq!(guard.on_delivery(seq(5, 2), now), Verdict::Lost(vec![3, 4]));
     }
 
     #[test]
@@ -263,20 +338,58 @@ mod tests {
         let now = Instant::now();
         assert_eq!(guard.on_delivery(seq(10, 7), now), Verdict::Hand);
         assert_eq!(guard.on_delivery(seq(3, 9), now), Verdict::Hand);
-        // A consumer sequence going back (a new leader) is a new baseline.
+        // A consumer sequence going back (a new leader) without a skipped
+        // stream sequence is a new baseline.
         assert_eq!(guard.on_delivery(seq(11, 2), now), Verdict::Hand);
+        // So is a redelivery the new leader numbers from below.
+        let redelivered = Sequences {
+            delivered: 2,
+            ..seq(20, 1)
+        };
+        assert_eq!(guard.on_delivery(redelivered, now), Verdict::Hand);
+    }
+
+    /// Lost sequences the server no longer holds (acked by a member that
+    /// held the pin meanwhile, deleted, of another subject) cost a few
+    /// round trips, not twice AckWait.
+    #[test]
+    fn lost_sequences_that_never_come_are_asked_for_three_times_then_given_up() {
+        let mut guard = GapGuard::new(Duration::from_secs(5));
+        let now = Instant::now();
+        guard.on_delivery(seq(1, 1), now);
+        assert_eq!(guard.on_delivery(seq(4, 4), now), Verdict::Lost(vec![2, 3]));
+        assert_eq!(guard.on_delivery(seq(5, 5), now), Verdict::GiveBack);
+        assert_eq!(guard.on_delivery(seq(4, 6), now), Verdict::Lost(vec![2, 3]));
+        assert_eq!(guard.on_delivery(seq(5, 7), now), Verdict::GiveBack);
+        // One of them came after the second ask.
+        assert_eq!(guard.on_delivery(seq(3, 8), now), Verdict::GiveBack);
+        assert_eq!(guard.on_delivery(seq(4, 9), now), Verdict::Lost(vec![2]));
+        // 2 is given up; 4 still waits for 3, given back before it.
+        assert_eq!(guard.on_delivery(seq(4, 10), now), Verdict::GiveBack);
+        assert_eq!(guard.on_delivery(seq(3, 11), now), Verdict::Hand);
+        assert_eq!(guard.on_delivery(seq(4, 12), now), Verdict::Hand);
+        assert_eq!(guard.on_delivery(seq(5, 13), now), Verdict::Hand);
+        assert_eq!(guard.on_delivery(seq(6, 14), now), Verdict::Hand);
     }
 
     #[test]
     fn ack_subjects_are_read_and_rebuilt_in_both_formats() {
         let v1 = "$JS.ACK.S.C.1.42.17.1700000000000000000.3";
         assert_eq!(sequences(v1), Some(seq(42, 17)));
+        let v1_again = "$JS.ACK.S.C.3.42.17.1700000000000000000.3";
+        assert_eq!(sequences(v1_again).map(|s| s.delivered), Some(3));
         assert_eq!(
             ack_subject_of(v1, 40).as_deref(),
             Some("$JS.ACK.S.C.1.40.16.1700000000000000000.3")
         );
         let v2 = "$JS.ACK.hub.ACCHASH.S.C.2.42.17.1700000000000000000.3.tok";
-        assert_eq!(sequences(v2), Some(seq(42, 17)));
+        assert_eq!(
+            sequences(v2),
+            Some(Sequences {
+                delivered: 2,
+                ..seq(42, 17)
+            })
+        );
         assert_eq!(
             ack_subject_of(v2, 41).as_deref(),
             Some("$JS.ACK.hub.ACCHASH.S.C.2.41.16.1700000000000000000.3.tok")

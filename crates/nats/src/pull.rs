@@ -446,24 +446,25 @@ impl PullSubscription {
         {
             Verdict::Hand => true,
             Verdict::GiveBack => {
-                check.nak_in_order(reply.clone());
+                check.give_back(reply.clone());
                 false
             }
             Verdict::Lost(lost) => {
                 tracing::warn!(
                     topic = &*self.target.topic,
                     group = %self.target.group,
-                    from = lost.start(),
-                    to = lost.end(),
+                    count = lost.len(),
+                    from = lost.first(),
+                    to = lost.last(),
                     "deliveries were lost on the way (a consumer leader failed?): asking for \
                      them again before newer messages"
                 );
                 for stream in lost {
                     if let Some(subject) = gaps::ack_subject_of(reply, stream) {
-                        check.nak_in_order(subject.into());
+                        check.ask_again(subject.into());
                     }
                 }
-                check.nak_in_order(reply.clone());
+                check.give_back(reply.clone());
                 false
             }
         }
@@ -612,30 +613,58 @@ pub(crate) async fn transport_closed(closing: &mut watch::Receiver<bool>) {
 struct GapCheck {
     guard: GapGuard,
     /// Sent in order by [`send_naks`].
-    naks: mpsc::UnboundedSender<Subject>,
+    naks: mpsc::UnboundedSender<Nak>,
+}
+
+/// How long a given-back delivery stays away. Lost messages are asked for
+/// at once and come first; a given-back one that came again before them
+/// goes back again, and every round trip counts as a delivery towards the
+/// bus's `max_deliveries`, so it waits a little instead of bouncing.
+const GIVE_BACK_DELAY: Duration = Duration::from_millis(100);
+
+/// One nak of the gap check.
+struct Nak {
+    subject: Subject,
+    delay: Option<Duration>,
 }
 
 impl GapCheck {
-    /// Queues a nak behind the ones before it. The server redelivers naked
-    /// messages in the order the naks reach it, so lost messages must be
-    /// asked for before the delivery that revealed them, and none may be
-    /// dropped. The queue is gone only once the connection closed; AckWait
-    /// then redelivers.
-    fn nak_in_order(&self, subject: Subject) {
-        let _ = self.naks.send(subject);
+    /// Asks at once for a lost message (`subject` rebuilt by
+    /// [`gaps::ack_subject_of`]).
+    fn ask_again(&self, subject: Subject) {
+        self.queue(Nak {
+            subject,
+            delay: None,
+        });
+    }
+
+    /// Gives back a delivery that must wait for messages owed before it.
+    fn give_back(&self, subject: Subject) {
+        self.queue(Nak {
+            subject,
+            delay: Some(GIVE_BACK_DELAY),
+        });
+    }
+
+    /// Queues a nak behind the ones before it: lost messages must be asked
+    /// for before the delivery that revealed them is given back, and none
+    /// may be dropped. The queue is gone only once the connection closed;
+    /// AckWait then redelivers.
+    fn queue(&self, nak: Nak) {
+        let _ = self.naks.send(nak);
     }
 }
 
-/// Sends the gap guard's naks one after another, each awaited. Queued with
+/// Sends the gap check's naks one after another, each awaited. Queued with
 /// `send_now`, they were dropped when the client's queue was full, which is
 /// right after a reconnect, when deliveries get lost: the lost messages
 /// then came back only after AckWait, after newer ones (issue 17's rolling
 /// restart and follower kill). Ends when the subscription is dropped and
 /// its naks are sent, or when the connection is closed (AckWait then
 /// redelivers what was not naked).
-async fn send_naks(client: Client, mut naks: mpsc::UnboundedReceiver<Subject>) {
-    while let Some(subject) = naks.recv().await {
-        let nak = async_nats::jetstream::AckKind::Nak(None).into();
+async fn send_naks(client: Client, mut naks: mpsc::UnboundedReceiver<Nak>) {
+    while let Some(Nak { subject, delay }) = naks.recv().await {
+        let nak = async_nats::jetstream::AckKind::Nak(delay).into();
         if client.publish(subject, nak).await.is_err() {
             return;
         }
