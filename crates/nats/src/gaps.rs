@@ -7,11 +7,13 @@
 //! deliveries were sent but never arrived: a consumer leader that died after
 //! sending them (issue 17: a SIGKILLed stream leader), or a pin that moved
 //! to another member and back. A new consumer leader numbers from its own
-//! replicated count, which can be below the last number seen; then a first
-//! delivery that skips stream sequences is the only sign (issue 18's
-//! partition). JetStream keeps such messages pending and redelivers them
-//! only when their AckWait runs out — after later messages of the same
-//! aggregates were handled.
+//! replicated count, which can be below, at or above the next number
+//! expected, and pins the group anew. So a jump, a number going back or a
+//! new pin makes the member suspicious, and the next message it has not
+//! seen before tells: if it skips stream sequences, those were lost
+//! (issue 18's partition). JetStream keeps lost messages pending and
+//! redelivers them only when their AckWait runs out — after later messages
+//! of the same aggregates were handled.
 //!
 //! On a loss the subscription naks the stream sequences that were skipped
 //! (rebuilding their ack subjects from the delivery that revealed the loss;
@@ -23,17 +25,23 @@
 //! and messages redelivered at AckWait come in batches whose order does
 //! not follow the stream (issue 18's rolling restart: the revealing
 //! delivery came back before the lost ones, a given-back one after newer
-//! first deliveries).
+//! first deliveries). A message given back again stays away longer each
+//! time (100 ms, then four times as long, at most half of AckWait): every
+//! round trip counts as a delivery, and the bus dead-letters a message
+//! delivered more than `max_deliveries` times.
 //!
 //! A lost sequence the server no longer holds pending never comes back.
 //! The revealing delivery is the probe: it is given back after the naks of
 //! the lost ones, so when it returns and some are still missing, either
 //! their naks were lost or they are not pending. They are asked for again,
 //! [`MAX_ASKS`] times in all, then given up as not pending. Everything owed
-//! is given up after twice AckWait, by when the server has redelivered all
-//! it holds on its own.
+//! is given up twice AckWait after the last loss, by when the server has
+//! redelivered all it holds on its own.
 
-use std::{collections::BTreeSet, time::Duration};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::Duration,
+};
 
 use tokio::time::Instant;
 
@@ -46,15 +54,20 @@ const MAX_NAKS: u64 = 10_000;
 /// back are taken as no longer pending.
 const MAX_ASKS: u32 = 3;
 
+/// How long a delivery given back the first time stays away.
+pub(crate) const FIRST_GIVE_BACK: Duration = Duration::from_millis(100);
+
 /// What to do with a delivery that just arrived.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Verdict {
     /// Hand it out.
     Hand,
-    /// Give it back (nak) so it comes again after messages owed before it.
-    GiveBack,
+    /// Give it back (nak with this delay) so it comes again after messages
+    /// owed before it.
+    GiveBack(Duration),
     /// Deliveries were lost before this one: nak `lost` (stream
-    /// sequences, ascending), then give this one back.
+    /// sequences, ascending) at once, then give this one back for
+    /// [`FIRST_GIVE_BACK`].
     Lost(Vec<u64>),
 }
 
@@ -73,6 +86,8 @@ pub(crate) struct GapGuard {
     ack_wait: Duration,
     last_consumer: Option<u64>,
     max_stream: u64,
+    /// Deliveries may have been lost since the last message not seen before.
+    suspect: bool,
     recovery: Option<Recovery>,
 }
 
@@ -82,9 +97,10 @@ struct Recovery {
     /// Lost stream sequences not seen again; the server may no longer hold
     /// some of them.
     missing: BTreeSet<u64>,
-    /// Given-back stream sequences: pending at the server, they come again.
-    held: BTreeSet<u64>,
-    /// The delivery that revealed the loss.
+    /// Given-back stream sequences (pending at the server, they come again)
+    /// and how often each was given back.
+    held: BTreeMap<u64, u32>,
+    /// The delivery that revealed the last loss.
     probe: u64,
     asks: u32,
     until: Instant,
@@ -96,23 +112,46 @@ impl GapGuard {
             ack_wait,
             last_consumer: None,
             max_stream: 0,
+            suspect: false,
             recovery: None,
+        }
+    }
+
+    /// The group was pinned anew (a new consumer leader, or the pin moved
+    /// here from another member): deliveries may have been lost.
+    pub(crate) fn pin_changed(&mut self) {
+        if self.last_consumer.is_some() {
+            self.suspect = true;
         }
     }
 
     /// Judges a delivery, in the order deliveries arrive.
     pub(crate) fn on_delivery(&mut self, seq: Sequences, now: Instant) -> Verdict {
         let previous = self.last_consumer.replace(seq.consumer);
+        if previous.is_some_and(|previous| seq.consumer != previous + 1) {
+            self.suspect = true;
+        }
         let max_before = self.max_stream;
         self.max_stream = self.max_stream.max(seq.stream);
-        if let Some(recovery) = &mut self.recovery {
-            if now < recovery.until {
-                let verdict = recovery.judge(seq.stream);
-                if recovery.missing.is_empty() && recovery.held.is_empty() {
-                    self.recovery = None;
-                }
-                return verdict;
-            }
+        if let Some(lost) = self.newly_lost(seq.stream, max_before) {
+            let recovery = self.recovery.get_or_insert_with(|| Recovery {
+                missing: BTreeSet::new(),
+                held: BTreeMap::new(),
+                probe: seq.stream,
+                asks: 0,
+                until: now,
+            });
+            recovery.missing.extend(lost.iter().copied());
+            recovery.held.insert(seq.stream, 1);
+            recovery.probe = seq.stream;
+            recovery.asks = 1;
+            recovery.until = now + self.ack_wait * 2;
+            return Verdict::Lost(lost);
+        }
+        let Some(recovery) = &mut self.recovery else {
+            return Verdict::Hand;
+        };
+        if now >= recovery.until {
             tracing::warn!(
                 missing = recovery.missing.len(),
                 given_back = recovery.held.len(),
@@ -120,41 +159,41 @@ impl GapGuard {
                  handing out in arrival order"
             );
             self.recovery = None;
-        }
-        let Some(previous) = previous else {
             return Verdict::Hand;
-        };
-        let jumped = seq.consumer > previous + 1;
-        // A new consumer leader numbering from below the last number seen.
-        let renumbered = seq.consumer <= previous && seq.delivered == 1;
+        }
+        let verdict = recovery.judge(seq.stream, self.ack_wait);
+        if recovery.missing.is_empty() && recovery.held.is_empty() {
+            self.recovery = None;
+        }
+        verdict
+    }
+
+    /// The stream sequences lost before `stream`, when the member was
+    /// suspicious and `stream` is the first message not seen before.
+    fn newly_lost(&mut self, stream: u64, max_before: u64) -> Option<Vec<u64>> {
         // Only first deliveries come in stream order, so only they tell
         // which stream sequences were lost.
-        if !(jumped || renumbered) || seq.stream <= max_before + 1 {
-            return Verdict::Hand;
+        if !self.suspect || stream <= max_before {
+            return None;
         }
-        if seq.stream - 1 - max_before > MAX_NAKS {
+        self.suspect = false;
+        if stream == max_before + 1 {
+            return None;
+        }
+        if stream - 1 - max_before > MAX_NAKS {
             tracing::warn!(
                 from = max_before + 1,
-                to = seq.stream - 1,
+                to = stream - 1,
                 "deliveries were lost but too many stream sequences lie between to nak each"
             );
-            return Verdict::Hand;
+            return None;
         }
-        let missing: BTreeSet<u64> = (max_before + 1..seq.stream).collect();
-        let lost = missing.iter().copied().collect();
-        self.recovery = Some(Recovery {
-            missing,
-            held: BTreeSet::from([seq.stream]),
-            probe: seq.stream,
-            asks: 1,
-            until: now + self.ack_wait * 2,
-        });
-        Verdict::Lost(lost)
+        Some((max_before + 1..stream).collect())
     }
 }
 
 impl Recovery {
-    fn judge(&mut self, stream: u64) -> Verdict {
+    fn judge(&mut self, stream: u64, ack_wait: Duration) -> Verdict {
         if stream == self.probe && !self.missing.is_empty() {
             // Its nak was sent after theirs, yet it came first.
             if self.asks < MAX_ASKS {
@@ -170,17 +209,17 @@ impl Recovery {
             self.missing.clear();
         }
         self.missing.remove(&stream);
-        self.held.remove(&stream);
-        let owed_below = [self.missing.first(), self.held.first()]
+        let given_back = self.held.remove(&stream).unwrap_or(0);
+        let owed_below = [self.missing.first(), self.held.keys().next()]
             .into_iter()
             .flatten()
             .any(|owed| *owed < stream);
-        if owed_below {
-            self.held.insert(stream);
-            Verdict::GiveBack
-        } else {
-            Verdict::Hand
+        if !owed_below {
+            return Verdict::Hand;
         }
+        self.held.insert(stream, given_back + 1);
+        let delay = FIRST_GIVE_BACK.saturating_mul(4u32.saturating_pow(given_back));
+        Verdict::GiveBack(delay.min(ack_wait / 2))
     }
 }
 
@@ -229,6 +268,10 @@ pub(crate) fn ack_subject_of(reply: &str, stream: u64) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn back(ms: u64) -> Verdict {
+        Verdict::GiveBack(Duration::from_millis(ms))
+    }
+
     /// A first delivery.
     fn seq(stream: u64, consumer: u64) -> Sequences {
         Sequences {
@@ -254,7 +297,7 @@ mod tests {
         assert_eq!(guard.on_delivery(seq(1, 1), now), Verdict::Hand);
         // Deliveries 2 and 3 (stream 2, 3) were lost.
         assert_eq!(guard.on_delivery(seq(4, 4), now), Verdict::Lost(vec![2, 3]));
-        assert_eq!(guard.on_delivery(seq(5, 5), now), Verdict::GiveBack);
+        assert_eq!(guard.on_delivery(seq(5, 5), now), back(100));
         assert_eq!(guard.on_delivery(seq(2, 6), now), Verdict::Hand);
         assert_eq!(guard.on_delivery(seq(3, 7), now), Verdict::Hand);
         assert_eq!(guard.on_delivery(seq(4, 8), now), Verdict::Hand);
@@ -271,10 +314,7 @@ mod tests {
         // The lost message's own AckWait may run out a little after the
         // guard's: newer ones are still given back then.
         let ack_wait_later = now + Duration::from_secs(6);
-        assert_eq!(
-            guard.on_delivery(seq(4, 4), ack_wait_later),
-            Verdict::GiveBack
-        );
+        assert_eq!(guard.on_delivery(seq(4, 4), ack_wait_later), back(100));
         let much_later = now + Duration::from_secs(11);
         assert_eq!(guard.on_delivery(seq(5, 5), much_later), Verdict::Hand);
     }
@@ -288,12 +328,12 @@ mod tests {
         let now = Instant::now();
         assert_eq!(guard.on_delivery(seq(1, 1), now), Verdict::Hand);
         assert_eq!(guard.on_delivery(seq(4, 4), now), Verdict::Lost(vec![2, 3]));
-        assert_eq!(guard.on_delivery(seq(5, 5), now), Verdict::GiveBack);
+        assert_eq!(guard.on_delivery(seq(5, 5), now), back(100));
         let later = now + Duration::from_secs(5);
-        assert_ne!(
+        assert_eq!(
             guard.on_delivery(seq(4, 6), later),
-            Verdict::Hand,
-            "the revealing delivery came back before the lost ones: not yet"
+            Verdict::Lost(vec![2, 3]),
+            "the revealing delivery came back before the lost ones: ask again"
         );
         assert_eq!(guard.on_delivery(seq(2, 7), later), Verdict::Hand);
         assert_eq!(guard.on_delivery(seq(3, 8), later), Verdict::Hand);
@@ -309,11 +349,11 @@ mod tests {
         let now = Instant::now();
         guard.on_delivery(seq(1, 1), now);
         assert_eq!(guard.on_delivery(seq(3, 3), now), Verdict::Lost(vec![2]));
-        assert_eq!(guard.on_delivery(seq(4, 4), now), Verdict::GiveBack);
+        assert_eq!(guard.on_delivery(seq(4, 4), now), back(100));
         assert_eq!(guard.on_delivery(seq(2, 5), now), Verdict::Hand);
         assert_eq!(guard.on_delivery(seq(3, 6), now), Verdict::Hand);
         // 4's nak was lost: 5, a first delivery, comes before it.
-        assert_eq!(guard.on_delivery(seq(5, 7), now), Verdict::GiveBack);
+        assert_eq!(guard.on_delivery(seq(5, 7), now), back(100));
         assert_eq!(guard.on_delivery(seq(4, 8), now), Verdict::Hand);
         assert_eq!(guard.on_delivery(seq(5, 9), now), Verdict::Hand);
         assert_eq!(guard.on_delivery(seq(6, 10), now), Verdict::Hand);
@@ -341,12 +381,75 @@ mod tests {
         // A consumer sequence going back (a new leader) without a skipped
         // stream sequence is a new baseline.
         assert_eq!(guard.on_delivery(seq(11, 2), now), Verdict::Hand);
-        // So is a redelivery the new leader numbers from below.
+    }
+
+    /// Issue 18's review: a redelivery right after the jump is no message
+    /// not seen before, so the next one is judged.
+    #[test]
+    fn a_loss_is_judged_on_the_next_new_message_after_a_redelivery() {
+        let mut guard = GapGuard::new(Duration::from_secs(5));
+        let now = Instant::now();
+        for n in 1..=3 {
+            assert_eq!(guard.on_delivery(seq(n, n), now), Verdict::Hand);
+        }
+        // Deliveries 4 and 5 (stream 4, 5) were lost.
         let redelivered = Sequences {
             delivered: 2,
-            ..seq(20, 1)
+            ..seq(2, 6)
         };
         assert_eq!(guard.on_delivery(redelivered, now), Verdict::Hand);
+        assert_eq!(guard.on_delivery(seq(6, 7), now), Verdict::Lost(vec![4, 5]));
+    }
+
+    /// A new consumer leader pins the group anew, and its numbering may go
+    /// on as if nothing was lost.
+    #[test]
+    fn a_new_pin_makes_a_skipped_stream_sequence_a_loss() {
+        let mut guard = GapGuard::new(Duration::from_secs(5));
+        let now = Instant::now();
+        guard.on_delivery(seq(1, 1), now);
+        guard.on_delivery(seq(2, 2), now);
+        guard.pin_changed();
+        assert_eq!(guard.on_delivery(seq(5, 3), now), Verdict::Lost(vec![3, 4]));
+        // Without a new pin, contiguous numbering with a skipped stream
+        // sequence is a message of another subject or one deleted.
+        let mut guard = GapGuard::new(Duration::from_secs(5));
+        guard.on_delivery(seq(1, 1), now);
+        assert_eq!(guard.on_delivery(seq(5, 2), now), Verdict::Hand);
+    }
+
+    /// Issue 18's review: a loss while recovering from another one.
+    #[test]
+    fn a_second_loss_while_recovering_is_asked_for_too() {
+        let mut guard = GapGuard::new(Duration::from_secs(5));
+        let now = Instant::now();
+        guard.on_delivery(seq(1, 1), now);
+        assert_eq!(guard.on_delivery(seq(4, 4), now), Verdict::Lost(vec![2, 3]));
+        assert_eq!(guard.on_delivery(seq(2, 5), now), Verdict::Hand);
+        assert_eq!(guard.on_delivery(seq(3, 6), now), Verdict::Hand);
+        // Deliveries 7 and 8 (stream 5, 6) were lost.
+        assert_eq!(guard.on_delivery(seq(7, 9), now), Verdict::Lost(vec![5, 6]));
+        assert_eq!(guard.on_delivery(seq(4, 10), now), Verdict::Hand);
+        assert_eq!(guard.on_delivery(seq(8, 11), now), back(100));
+        assert_eq!(guard.on_delivery(seq(5, 12), now), Verdict::Hand);
+        assert_eq!(guard.on_delivery(seq(6, 13), now), Verdict::Hand);
+        assert_eq!(guard.on_delivery(seq(7, 14), now), Verdict::Hand);
+        assert_eq!(guard.on_delivery(seq(8, 15), now), Verdict::Hand);
+    }
+
+    /// Every give-back counts as a delivery towards `max_deliveries`: one
+    /// that keeps coming back before what it waits for stays away longer.
+    #[test]
+    fn a_delivery_given_back_again_stays_away_longer() {
+        let mut guard = GapGuard::new(Duration::from_secs(5));
+        let now = Instant::now();
+        guard.on_delivery(seq(1, 1), now);
+        assert_eq!(guard.on_delivery(seq(3, 3), now), Verdict::Lost(vec![2]));
+        assert_eq!(guard.on_delivery(seq(4, 4), now), back(100));
+        assert_eq!(guard.on_delivery(seq(4, 5), now), back(400));
+        assert_eq!(guard.on_delivery(seq(4, 6), now), back(1_600));
+        // At most half of AckWait.
+        assert_eq!(guard.on_delivery(seq(4, 7), now), back(2_500));
     }
 
     /// Lost sequences the server no longer holds (acked by a member that
@@ -358,14 +461,14 @@ mod tests {
         let now = Instant::now();
         guard.on_delivery(seq(1, 1), now);
         assert_eq!(guard.on_delivery(seq(4, 4), now), Verdict::Lost(vec![2, 3]));
-        assert_eq!(guard.on_delivery(seq(5, 5), now), Verdict::GiveBack);
+        assert_eq!(guard.on_delivery(seq(5, 5), now), back(100));
         assert_eq!(guard.on_delivery(seq(4, 6), now), Verdict::Lost(vec![2, 3]));
-        assert_eq!(guard.on_delivery(seq(5, 7), now), Verdict::GiveBack);
+        assert_eq!(guard.on_delivery(seq(5, 7), now), back(400));
         // One of them came after the second ask.
-        assert_eq!(guard.on_delivery(seq(3, 8), now), Verdict::GiveBack);
+        assert_eq!(guard.on_delivery(seq(3, 8), now), back(100));
         assert_eq!(guard.on_delivery(seq(4, 9), now), Verdict::Lost(vec![2]));
         // 2 is given up; 4 still waits for 3, given back before it.
-        assert_eq!(guard.on_delivery(seq(4, 10), now), Verdict::GiveBack);
+        assert_eq!(guard.on_delivery(seq(4, 10), now), back(400));
         assert_eq!(guard.on_delivery(seq(3, 11), now), Verdict::Hand);
         assert_eq!(guard.on_delivery(seq(4, 12), now), Verdict::Hand);
         assert_eq!(guard.on_delivery(seq(5, 13), now), Verdict::Hand);
@@ -393,6 +496,11 @@ mod tests {
         assert_eq!(
             ack_subject_of(v2, 41).as_deref(),
             Some("$JS.ACK.hub.ACCHASH.S.C.2.41.16.1700000000000000000.3.tok")
+        );
+        let v2_short = "$JS.ACK.hub.ACCHASH.S.C.2.42.17.1700000000000000000.3";
+        assert_eq!(
+            sequences(v2_short).map(|s| (s.stream, s.delivered)),
+            Some((42, 2))
         );
         assert_eq!(sequences("_INBOX.x.1"), None);
     }

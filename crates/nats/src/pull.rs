@@ -399,12 +399,6 @@ impl PullSubscription {
         let message = info.message;
         {
             let mut state = self.shared.state.lock();
-            if self.target.ordered
-                && let Some(pin) = message.headers.as_ref().and_then(|h| h.get(NATS_PIN_ID))
-                && state.pin_id.as_deref() != Some(pin.as_str())
-            {
-                state.pin_id = Some(pin.as_str().to_owned());
-            }
             if !state.in_flight.insert(sequence) {
                 tracing::debug!(
                     sequence,
@@ -437,6 +431,15 @@ impl PullSubscription {
         let (Some(check), Some(reply)) = (&mut self.gaps, &message.reply) else {
             return true;
         };
+        // The pin this member holds, for its pull requests; a new one means
+        // a new consumer leader or a pin that moved here.
+        if let Some(pin) = message.headers.as_ref().and_then(|h| h.get(NATS_PIN_ID)) {
+            let mut state = self.shared.state.lock();
+            if state.pin_id.as_deref() != Some(pin.as_str()) {
+                state.pin_id = Some(pin.as_str().to_owned());
+                check.guard.pin_changed();
+            }
+        }
         let Some(sequences) = gaps::sequences(reply) else {
             return true;
         };
@@ -445,8 +448,8 @@ impl PullSubscription {
             .on_delivery(sequences, tokio::time::Instant::now())
         {
             Verdict::Hand => true,
-            Verdict::GiveBack => {
-                check.give_back(reply.clone());
+            Verdict::GiveBack(delay) => {
+                check.give_back(reply.clone(), delay);
                 false
             }
             Verdict::Lost(lost) => {
@@ -464,7 +467,7 @@ impl PullSubscription {
                         check.ask_again(subject.into());
                     }
                 }
-                check.give_back(reply.clone());
+                check.give_back(reply.clone(), gaps::FIRST_GIVE_BACK);
                 false
             }
         }
@@ -616,12 +619,6 @@ struct GapCheck {
     naks: mpsc::UnboundedSender<Nak>,
 }
 
-/// How long a given-back delivery stays away. Lost messages are asked for
-/// at once and come first; a given-back one that came again before them
-/// goes back again, and every round trip counts as a delivery towards the
-/// bus's `max_deliveries`, so it waits a little instead of bouncing.
-const GIVE_BACK_DELAY: Duration = Duration::from_millis(100);
-
 /// One nak of the gap check.
 struct Nak {
     subject: Subject,
@@ -638,11 +635,12 @@ impl GapCheck {
         });
     }
 
-    /// Gives back a delivery that must wait for messages owed before it.
-    fn give_back(&self, subject: Subject) {
+    /// Gives back a delivery that must wait for messages owed before it,
+    /// for `delay` (see [`gaps`]).
+    fn give_back(&self, subject: Subject, delay: Duration) {
         self.queue(Nak {
             subject,
-            delay: Some(GIVE_BACK_DELAY),
+            delay: Some(delay),
         });
     }
 
