@@ -139,13 +139,7 @@ async fn drive(setup: Setup, row: &mut Row, began: Instant) -> anyhow::Result<()
         Broker::Kafka => 6,
     };
     let publisher = EventBus::from_config(target.bus_config("chaos-publisher")).await?;
-    publisher
-        .configure_topics([(
-            topic.as_str(),
-            TopicOptions::new().partitions(partitions).replicas(3),
-        )])
-        .await
-        .context("creating the topic")?;
+    create_topic(&publisher, &topic, partitions).await?;
 
     let ledger = Arc::new(Ledger::default());
     let spec = ChildSpec {
@@ -219,6 +213,27 @@ async fn drive(setup: Setup, row: &mut Row, began: Instant) -> anyhow::Result<()
     row.consumer_processes = consumers.lock().await.started();
     row.samples = ledger.samples();
     Ok(())
+}
+
+/// Creates the scenario's topic, asking again while the error is
+/// retryable: a cluster that just became healthy may still time out a
+/// replicated stream's creation on a loaded machine (a run beside a build:
+/// "jetstream request timed out").
+async fn create_topic(publisher: &EventBus, topic: &str, partitions: u32) -> anyhow::Result<()> {
+    const ATTEMPTS: u32 = 3;
+    let mut attempt = 1;
+    loop {
+        let options = TopicOptions::new().partitions(partitions).replicas(3);
+        match publisher.configure_topics([(topic, options)]).await {
+            Ok(_) => return Ok(()),
+            Err(error) if error.is_retryable() && attempt < ATTEMPTS => {
+                println!("    creating the topic failed ({error}), asking again");
+                attempt += 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(error) => return Err(error).context("creating the topic"),
+        }
+    }
 }
 
 /// A reorder as a note: which version overtook which, when (seconds into
