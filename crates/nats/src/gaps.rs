@@ -134,18 +134,19 @@ impl GapGuard {
         let max_before = self.max_stream;
         self.max_stream = self.max_stream.max(seq.stream);
         if let Some(lost) = self.newly_lost(seq.stream, max_before) {
-            let recovery = self.recovery.get_or_insert_with(|| Recovery {
-                missing: BTreeSet::new(),
-                held: BTreeMap::new(),
+            // What an earlier loss still owes stays owed.
+            let (mut missing, mut held) = (self.recovery.take())
+                .map(|owed| (owed.missing, owed.held))
+                .unwrap_or_default();
+            missing.extend(lost.iter().copied());
+            held.insert(seq.stream, 1);
+            self.recovery = Some(Recovery {
+                missing,
+                held,
                 probe: seq.stream,
-                asks: 0,
-                until: now,
+                asks: 1,
+                until: now + self.ack_wait * 2,
             });
-            recovery.missing.extend(lost.iter().copied());
-            recovery.held.insert(seq.stream, 1);
-            recovery.probe = seq.stream;
-            recovery.asks = 1;
-            recovery.until = now + self.ack_wait * 2;
             return Verdict::Lost(lost);
         }
         let Some(recovery) = &mut self.recovery else {

@@ -201,6 +201,7 @@ impl PullSubscription {
             tokio::spawn(send_naks(shared.client.clone(), queued));
             GapCheck {
                 guard: GapGuard::new(shared.ack_wait),
+                pin: None,
                 naks,
             }
         });
@@ -313,6 +314,9 @@ impl PullSubscription {
             StatusCode::PIN_ID_MISMATCH => {
                 // Another member holds the group: wait on standby.
                 self.shared.state.lock().pin_id = None;
+                if let Some(check) = &mut self.gaps {
+                    check.pin = None;
+                }
                 Ok(())
             }
             // Transient while a server restarts or a cluster elects a
@@ -432,13 +436,14 @@ impl PullSubscription {
             return true;
         };
         // The pin this member holds, for its pull requests; a new one means
-        // a new consumer leader or a pin that moved here.
-        if let Some(pin) = message.headers.as_ref().and_then(|h| h.get(NATS_PIN_ID)) {
-            let mut state = self.shared.state.lock();
-            if state.pin_id.as_deref() != Some(pin.as_str()) {
-                state.pin_id = Some(pin.as_str().to_owned());
-                check.guard.pin_changed();
-            }
+        // a new consumer leader or a pin that moved here. Compared with the
+        // check's own copy, so the shared state is locked only on a change.
+        if let Some(pin) = message.headers.as_ref().and_then(|h| h.get(NATS_PIN_ID))
+            && check.pin.as_deref() != Some(pin.as_str())
+        {
+            check.pin = Some(pin.as_str().to_owned());
+            self.shared.state.lock().pin_id = check.pin.clone();
+            check.guard.pin_changed();
         }
         let Some(sequences) = gaps::sequences(reply) else {
             return true;
@@ -449,7 +454,7 @@ impl PullSubscription {
         {
             Verdict::Hand => true,
             Verdict::GiveBack(delay) => {
-                check.give_back(reply.clone(), delay);
+                check.nak_in_order(reply.clone(), Some(delay));
                 false
             }
             Verdict::Lost(lost) => {
@@ -464,10 +469,10 @@ impl PullSubscription {
                 );
                 for stream in lost {
                     if let Some(subject) = gaps::ack_subject_of(reply, stream) {
-                        check.ask_again(subject.into());
+                        check.nak_in_order(subject.into(), None);
                     }
                 }
-                check.give_back(reply.clone(), gaps::FIRST_GIVE_BACK);
+                check.nak_in_order(reply.clone(), Some(gaps::FIRST_GIVE_BACK));
                 false
             }
         }
@@ -615,6 +620,9 @@ pub(crate) async fn transport_closed(closing: &mut watch::Receiver<bool>) {
 /// An ordered group's gap guard and the queue of its naks.
 struct GapCheck {
     guard: GapGuard,
+    /// The pin of the last delivery: a copy of `PullState::pin_id`, reset
+    /// with it on standby.
+    pin: Option<String>,
     /// Sent in order by [`send_naks`].
     naks: mpsc::UnboundedSender<Nak>,
 }
@@ -626,30 +634,12 @@ struct Nak {
 }
 
 impl GapCheck {
-    /// Asks at once for a lost message (`subject` rebuilt by
-    /// [`gaps::ack_subject_of`]).
-    fn ask_again(&self, subject: Subject) {
-        self.queue(Nak {
-            subject,
-            delay: None,
-        });
-    }
-
-    /// Gives back a delivery that must wait for messages owed before it,
-    /// for `delay` (see [`gaps`]).
-    fn give_back(&self, subject: Subject, delay: Duration) {
-        self.queue(Nak {
-            subject,
-            delay: Some(delay),
-        });
-    }
-
-    /// Queues a nak behind the ones before it: lost messages must be asked
-    /// for before the delivery that revealed them is given back, and none
-    /// may be dropped. The queue is gone only once the connection closed;
-    /// AckWait then redelivers.
-    fn queue(&self, nak: Nak) {
-        let _ = self.naks.send(nak);
+    /// Queues a nak behind the ones before it: lost messages are asked for
+    /// at once (no delay), before the delivery that revealed them is given
+    /// back for a while (see [`gaps`]), and none may be dropped. The queue
+    /// is gone only once the connection closed; AckWait then redelivers.
+    fn nak_in_order(&self, subject: Subject, delay: Option<Duration>) {
+        let _ = self.naks.send(Nak { subject, delay });
     }
 }
 

@@ -218,7 +218,8 @@ async fn drive(setup: Setup, row: &mut Row, began: Instant) -> anyhow::Result<()
 /// Creates the scenario's topic, asking again while the error is
 /// retryable: a cluster that just became healthy may still time out a
 /// replicated stream's creation on a loaded machine (a run beside a build:
-/// "jetstream request timed out").
+/// "jetstream request timed out"). The request's own timeout paces the
+/// attempts.
 async fn create_topic(publisher: &EventBus, topic: &str, partitions: u32) -> anyhow::Result<()> {
     const ATTEMPTS: u32 = 3;
     let mut attempt = 1;
@@ -229,7 +230,6 @@ async fn create_topic(publisher: &EventBus, topic: &str, partitions: u32) -> any
             Err(error) if error.is_retryable() && attempt < ATTEMPTS => {
                 println!("    creating the topic failed ({error}), asking again");
                 attempt += 1;
-                tokio::time::sleep(Duration::from_secs(1)).await;
             }
             Err(error) => return Err(error).context("creating the topic"),
         }
